@@ -1,0 +1,58 @@
+"""The embedded FAQ bot: small talk, handoff requests, and answers retrieved from the KB."""
+
+from __future__ import annotations
+
+from bot import smalltalk
+from bot.assistant import BotContext, BotReply, Intent, SuggestedArticle
+from bot.templates import say
+from knowledge_base.index import IndexedArticle
+from knowledge_base.service import KnowledgeBase
+from knowledge_base.text import detect_language
+
+
+class FaqAssistant:
+    """Answers from the knowledge base; its confidence is the best article's similarity."""
+
+    def __init__(
+        self, kb: KnowledgeBase, *, default_locale: str = "en", suggestions: int = 2
+    ) -> None:
+        self._kb = kb
+        self._default_locale = default_locale
+        self._suggestions = suggestions
+
+    async def respond(self, context: BotContext) -> BotReply:
+        locale = detect_language(context.text, default=context.locale or self._default_locale)
+        intent = smalltalk.classify(context.text)
+        if intent is not None:
+            text = "" if intent is Intent.HANDOFF else say(intent.value, locale)
+            return BotReply(intent=intent, confidence=1.0, text=text, locale=locale)
+        matches = self._kb.search(context.text, limit=1 + self._suggestions + 3)
+        if not matches:
+            return BotReply(intent=Intent.UNKNOWN, confidence=0.0, locale=locale)
+        best = matches[0]
+        article = self._variant(best.article, locale)
+        seen = {best.article.id}
+        suggestions: list[SuggestedArticle] = []
+        for match in matches[1:]:
+            if match.article.id in seen or len(suggestions) >= self._suggestions:
+                continue
+            seen.add(match.article.id)
+            variant = self._variant(match.article, locale)
+            suggestions.append(
+                SuggestedArticle(variant.id, variant.locale, variant.title, match.score)
+            )
+        return BotReply(
+            intent=Intent.FAQ,
+            confidence=best.score,
+            text=article.body,
+            locale=locale,
+            article_id=article.id,
+            article_locale=article.locale,
+            suggestions=tuple(suggestions),
+        )
+
+    def _variant(self, article: IndexedArticle, locale: str) -> IndexedArticle:
+        """The same article in the customer's language when one exists."""
+        if article.locale == locale:
+            return article
+        return self._kb.index.get(article.id, locale) or article

@@ -1,0 +1,128 @@
+"""Greetings, thanks, goodbyes and "let me talk to a person", in the languages we serve."""
+
+from __future__ import annotations
+
+import re
+
+from bot.assistant import Intent
+from knowledge_base.text import normalize
+
+_POLITE = r"(?:please|pls|thanks?|thank you|now|right now|ok|okay|hi|hello|hey)"
+
+_HANDOFF_EN = re.compile(
+    r"\b(?:talk|speak|chat|connect|transfer|put)\b.{0,30}\b(?:human|agent|person|someone|somebody|"
+    r"representative|operator|staff|people|support team|real person|customer service)\b"
+    r"|^(?:"
+    + _POLITE
+    + r"\s+)*(?:a\s+)?(?:human|agent|live agent|person|real person|representative|"
+    r"operator|customer service|support)(?:\s+" + _POLITE + r")*[.!?]*$"
+    r"|\b(?:i want|i need|i'd like|get me|can i have)\b.{0,20}\b(?:human|agent|real person|representative|operator)\b",
+)
+# Substrings that ask for a person in scripts without word spaces, and Persian.
+_HANDOFF_OTHER = (
+    "พนักงาน",  # staff (Thai)
+    "เจ้าหน้าที่",  # officer / staff (Thai)
+    "คุยกับคน",  # talk with a person (Thai)
+    "ขอสายคน",
+    "人工",  # "human (service)" (Chinese)
+    "真人",  # real person
+    "转客服",
+    "找客服",
+    "客服人员",
+    "اپراتور",  # operator (Persian)
+    "کارشناس",  # expert / agent
+    "با یک انسان",  # with a human
+    "آدم واقعی",  # a real person
+    "پشتیبان انسانی",
+)
+
+_SMALLTALK: dict[Intent, tuple[str, ...]] = {
+    Intent.GREET: (
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "yo",
+        "สวัสดี",
+        "สวัสดีครับ",
+        "สวัสดีค่ะ",
+        "หวัดดี",
+        "你好",
+        "您好",
+        "嗨",
+        "早上好",
+        "سلام",
+        "درود",
+        "سلام علیکم",
+        "وقت بخیر",
+    ),
+    Intent.THANKS: (
+        "thanks",
+        "thank you",
+        "thx",
+        "ty",
+        "thanks a lot",
+        "thank you very much",
+        "cheers",
+        "great thanks",
+        "ok thanks",
+        "ขอบคุณ",
+        "ขอบคุณครับ",
+        "ขอบคุณค่ะ",
+        "ขอบใจ",
+        "谢谢",
+        "多谢",
+        "谢谢你",
+        "感谢",
+        "ممنون",
+        "مرسی",
+        "متشکرم",
+        "سپاس",
+        "سپاسگزارم",
+        "خیلی ممنون",
+    ),
+    Intent.GOODBYE: (
+        "bye",
+        "goodbye",
+        "good bye",
+        "see you",
+        "see ya",
+        "bye bye",
+        "have a nice day",
+        "ลาก่อน",
+        "บาย",
+        "แล้วพบกันใหม่",
+        "再见",
+        "拜拜",
+        "خداحافظ",
+        "خدانگهدار",
+        "بدرود",
+    ),
+}
+_STRIP = re.compile(r"[\s!?.,。！？،؟~]+")
+_THAI_PARTICLES = re.compile(r"(ครับ|ค่ะ|คะ|นะ|จ้า)+$")
+
+
+def _key(text: str) -> str:
+    return _STRIP.sub(" ", normalize(text)).strip()
+
+
+_LOOKUP = {_key(p): intent for intent, phrases in _SMALLTALK.items() for p in phrases}
+
+
+def classify(text: str) -> Intent | None:
+    """The small-talk or handoff intent of a message, or None when it is a real question."""
+    key = _key(text)
+    if not key:
+        return None
+    if _HANDOFF_EN.search(key) or any(p in key for p in _HANDOFF_OTHER):
+        return Intent.HANDOFF
+    if key in _LOOKUP:
+        return _LOOKUP[key]
+    bare = _THAI_PARTICLES.sub("", key.replace(" ", ""))
+    if bare and bare in _LOOKUP:
+        return _LOOKUP[bare]
+    return None

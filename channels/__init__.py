@@ -1,0 +1,1 @@
+"""Channel adapters: each turns a provider's traffic into InboundMessage and sends OutboundMessage."""

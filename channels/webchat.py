@@ -1,0 +1,280 @@
+"""Live web chat: the embeddable widget, its WebSocket, and the outbound side.
+
+Inbound: ``GET /chat/ws`` speaks the JSON frames in docs/protocol.md; a customer message is
+acknowledged only after the router has stored it. Outbound: ``send`` publishes to the
+customer's hub topic, which reaches their socket on whichever process holds it; a customer who
+is not connected gets everything on their next ``hello``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from channels.base import DeliveryReceipt, InboundMessage, OutboundMessage
+from routing import views
+from routing.hub import CONSOLE, Hub, Subscription, customer_topic
+from routing.router import Router
+from storage.models import DeliveryState
+
+log = logging.getLogger("switchboard.webchat")
+CHANNEL = "webchat"
+STATIC = Path(__file__).resolve().parent / "static"
+_VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_FRAME_FIELDS = {
+    "hello": {"visitor_id", "locale"},
+    "message": {"client_id", "text"},
+    "delivered": {"ids"},
+    "typing": {"on"},
+    "ping": set(),
+}
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.client_id = client_id
+
+
+class WebChatAdapter:
+    name = CHANNEL
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        frame = {
+            "type": "message",
+            "message": {
+                "id": message.touchpoint_id,
+                "author": message.author_kind.value,
+                "author_name": message.author_name,
+                "text": message.text,
+                "created_at": message.created_at.isoformat(),
+                "state": DeliveryState.SENT.value,
+                "client_id": None,
+                "suggestions": [
+                    {"article_id": s.article_id, "title": s.title} for s in message.suggestions
+                ],
+            },
+        }
+        await self._hub.publish(customer_topic(CHANNEL, message.address), frame)
+        return DeliveryReceipt(state=DeliveryState.SENT)
+
+
+@dataclass
+class _Socket:
+    ws: web.WebSocketResponse
+    visitor: str | None = None
+    conversation_id: int | None = None
+    locale: str | None = None
+    subscription: Subscription | None = None
+    forwarder: asyncio.Task[None] | None = None
+
+
+class WebChatEndpoint:
+    def __init__(self, router: Router, hub: Hub, *, max_chars: int, max_frame_bytes: int) -> None:
+        self._router = router
+        self._hub = hub
+        self._max_chars = max_chars
+        self._max_frame = max_frame_bytes
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/chat/ws", self.socket)
+        app.router.add_get("/chat/widget.js", _static("widget.js", "application/javascript"))
+        app.router.add_get("/chat/", _static("demo.html", "text/html"))
+        app.router.add_get("/chat", _redirect("/chat/"))
+
+    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+        # Frames far over the chat limit are refused by aiohttp itself (close 1009); anything up
+        # to the frame limit is read and answered with an error frame, keeping the socket open.
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=self._max_frame)
+        await ws.prepare(request)
+        state = _Socket(ws)
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self._frame(state, msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    await _send_error(ws, FrameError("bad_frame", "send JSON text frames"))
+        finally:
+            if state.forwarder:
+                state.forwarder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await state.forwarder
+            if state.subscription:
+                await state.subscription.close()
+        return ws
+
+    async def _frame(self, state: _Socket, data: str) -> None:
+        try:
+            frame = _parse(data)
+            kind = frame["type"]
+            if kind == "ping":
+                await state.ws.send_json({"type": "pong"})
+            elif kind == "hello":
+                await self._hello(state, frame)
+            elif state.visitor is None:
+                raise FrameError("hello_first", "send a hello frame first")
+            elif kind == "message":
+                await self._message(state, frame)
+            elif kind == "delivered":
+                await self._delivered(state, frame)
+            elif kind == "typing":
+                if state.conversation_id is not None:
+                    await self._hub.publish(
+                        CONSOLE,
+                        {
+                            "type": "typing",
+                            "conversation_id": state.conversation_id,
+                            "on": bool(frame.get("on")),
+                        },
+                    )
+        except FrameError as exc:
+            await _send_error(state.ws, exc)
+        except ConnectionResetError:
+            pass
+
+    async def _hello(self, state: _Socket, frame: dict[str, Any]) -> None:
+        if state.visitor is not None:
+            raise FrameError("already_greeted", "hello was already sent on this connection")
+        visitor = frame.get("visitor_id")
+        if not isinstance(visitor, str) or not _VISITOR.match(visitor):
+            visitor = secrets.token_urlsafe(24)
+        locale = frame.get("locale")
+        state.locale = locale if isinstance(locale, str) and len(locale) <= 16 else None
+        # Subscribe before reading history so nothing published in between is missed.
+        state.subscription = await self._hub.subscribe(customer_topic(CHANNEL, visitor))
+        state.visitor = visitor
+        conv, items, names = await self._router.customer_timeline(CHANNEL, visitor)
+        state.conversation_id = conv.id if conv else None
+        await state.ws.send_json(
+            {
+                "type": "welcome",
+                "visitor_id": visitor,
+                "conversation": {
+                    "id": conv.id,
+                    "status": conv.status.value,
+                    "reference": conv.reference,
+                }
+                if conv
+                else None,
+                "history": [views.customer_message(t, names.get(t.agent_id or 0)) for t in items],
+            }
+        )
+        state.forwarder = asyncio.create_task(_forward(state.subscription, state.ws))
+
+    async def _message(self, state: _Socket, frame: dict[str, Any]) -> None:
+        client_id = frame.get("client_id")
+        if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
+            raise FrameError("bad_client_id", "client_id must be 1-64 letters, digits or -_.:")
+        text = frame.get("text")
+        if not isinstance(text, str):
+            raise FrameError("bad_text", "text must be a string", client_id)
+        text = text.strip()
+        if not text:
+            raise FrameError("empty_message", "the message is empty", client_id)
+        if len(text) > self._max_chars:
+            raise FrameError(
+                "message_too_long",
+                f"messages are limited to {self._max_chars} characters",
+                client_id,
+            )
+        assert state.visitor is not None
+        result = await self._router.handle_inbound(
+            InboundMessage(
+                channel=CHANNEL,
+                address=state.visitor,
+                text=text,
+                external_id=f"{state.visitor}:{client_id}",
+                locale=state.locale,
+                meta={"client_id": client_id},
+            )
+        )
+        state.conversation_id = result.conversation.id
+        await state.ws.send_json(
+            {
+                "type": "ack",
+                "client_id": client_id,
+                "message": views.customer_message(result.touchpoint),
+            }
+        )
+        if result.replies and any(r.author_kind.value == "bot" for r in result.replies):
+            await state.ws.send_json({"type": "typing", "author": "bot", "on": True})
+
+    async def _delivered(self, state: _Socket, frame: dict[str, Any]) -> None:
+        ids = frame.get("ids")
+        if (
+            not isinstance(ids, list)
+            or len(ids) > 500
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        ):
+            raise FrameError("bad_ids", "ids must be a list of at most 500 message ids")
+        assert state.visitor is not None
+        await self._router.mark_delivered(CHANNEL, state.visitor, ids)
+
+
+def _parse(data: str) -> dict[str, Any]:
+    try:
+        frame = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise FrameError("bad_json", f"invalid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(frame, dict):
+        raise FrameError("bad_frame", "a frame must be a JSON object")
+    kind = frame.get("type")
+    if kind not in _FRAME_FIELDS:
+        raise FrameError("unknown_type", f"unknown frame type {kind!r}")
+    unknown = sorted(set(frame) - _FRAME_FIELDS[kind] - {"type"})
+    if unknown:
+        raise FrameError("unknown_field", f"unknown field(s) in {kind}: {', '.join(unknown)}")
+    return frame
+
+
+async def _send_error(ws: web.WebSocketResponse, exc: FrameError) -> None:
+    frame: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
+    if exc.client_id:
+        frame["client_id"] = exc.client_id
+    if not ws.closed:
+        await ws.send_json(frame)
+
+
+async def _forward(subscription: Subscription, ws: web.WebSocketResponse) -> None:
+    async for event in subscription:
+        if ws.closed:
+            return
+        try:
+            await ws.send_json(event)
+        except ConnectionResetError:
+            return
+
+
+def _static(name: str, content_type: str) -> Any:
+    async def handler(_request: web.Request) -> web.Response:
+        path = STATIC / name
+        return web.Response(
+            body=path.read_bytes(),
+            content_type=content_type,
+            charset="utf-8",
+            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        )
+
+    return handler
+
+
+def _redirect(location: str) -> Any:
+    async def handler(_request: web.Request) -> web.Response:
+        raise web.HTTPFound(location)
+
+    return handler

@@ -1,0 +1,1 @@
+"""Staff-facing HTTP API and web pages (the agent console)."""

@@ -1,0 +1,233 @@
+"""The staff JSON API under /api/v1/ (see console/openapi.yaml)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from console import auth
+from console.http import BadRequest, int_param, read_json
+from routing import views
+from routing.router import Router
+from storage.models import Agent, ConversationStatus, Touchpoint
+from storage.repos import agents as agent_repo
+from storage.repos import conversations as conv_repo
+from storage.repos import customers as customer_repo
+from storage.repos import touchpoints as tp_repo
+
+
+class ConsoleApi:
+    def __init__(
+        self, router: Router, *, token_ttl: timedelta, presence_timeout: timedelta, max_chars: int
+    ) -> None:
+        self.router = router
+        self.db = router.db
+        self.clock = router.clock
+        self.token_ttl = token_ttl
+        self.presence_timeout = presence_timeout
+        self.max_chars = max_chars
+
+    def add_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_post("/api/v1/auth/login", self.login)
+        r.add_post("/api/v1/auth/logout", self.logout)
+        r.add_get("/api/v1/me", self.me)
+        r.add_get("/api/v1/queue", self.queue)
+        r.add_post("/api/v1/queue/claim", self.claim_next)
+        r.add_get("/api/v1/conversations", self.conversations)
+        r.add_get("/api/v1/conversations/{id}", self.conversation)
+        r.add_post("/api/v1/conversations/{id}/claim", self.claim)
+        r.add_post("/api/v1/conversations/{id}/messages", self.reply)
+        r.add_post("/api/v1/conversations/{id}/close", self.close)
+        r.add_post("/api/v1/conversations/{id}/handback", self.handback)
+        r.add_post("/api/v1/conversations/{id}/typing", self.typing)
+        r.add_get("/api/v1/customers/{id}", self.customer)
+        r.add_get("/api/v1/customers/{id}/history", self.history)
+
+    async def agent(self, request: web.Request) -> Agent:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise auth.Unauthorized(
+                "missing_token", "send Authorization: Bearer <token> (POST /api/v1/auth/login)"
+            )
+        return await auth.authenticate(self.db, self.clock, token.strip())
+
+    async def login(self, request: web.Request) -> web.Response:
+        body = await read_json(request, {"email": str, "password": str}, {"email", "password"})
+        token, agent, expires = await auth.login(
+            self.db, self.clock, body["email"], body["password"], self.token_ttl
+        )
+        return web.json_response(
+            {"token": token, "expires_at": views.iso(expires), "agent": _agent(agent)}
+        )
+
+    async def logout(self, request: web.Request) -> web.Response:
+        await self.agent(request)
+        token = request.headers["Authorization"].partition(" ")[2].strip()
+        await auth.logout(self.db, self.clock, token)
+        return web.json_response({"ok": True})
+
+    async def me(self, request: web.Request) -> web.Response:
+        return web.json_response(_agent(await self.agent(request)))
+
+    async def queue(self, request: web.Request) -> web.Response:
+        await self.agent(request)
+        async with self.db.transaction() as session:
+            items = await conv_repo.queue(session)
+            listed = [await self._summary(session, c) for c in items]
+            online = await agent_repo.count_online(
+                session, self.clock.now() - self.presence_timeout
+            )
+        return web.json_response({"items": listed, "agents_online": online})
+
+    async def claim_next(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conv = await self.router.claim(agent)
+        return await self._conversation_response(conv.id)
+
+    async def claim(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conv = await self.router.claim(agent, int_param(request, "id"))
+        return await self._conversation_response(conv.id)
+
+    async def conversations(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        assignee = request.query.get("assignee")
+        status_text = request.query.get("status")
+        try:
+            status = ConversationStatus(status_text) if status_text else None
+        except ValueError:
+            raise BadRequest(
+                "bad_status",
+                f"status must be one of {', '.join(s.value for s in ConversationStatus)}",
+            ) from None
+        assignee_id = (
+            agent.id if assignee == "me" else (int_param(request, "assignee") if assignee else None)
+        )
+        async with self.db.transaction() as session:
+            items = await conv_repo.list_for(session, assignee_id=assignee_id, status=status)
+            listed = [await self._summary(session, c) for c in items]
+        return web.json_response({"items": listed})
+
+    async def conversation(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conversation_id = int_param(request, "id")
+        response = await self._conversation_response(conversation_id)
+        async with self.db.transaction() as session:
+            conv = await conv_repo.get(session, conversation_id)
+        if conv.assignee_id == agent.id and conv.status is ConversationStatus.ASSIGNED:
+            await self.router.mark_read_by_agent(conversation_id)
+        return response
+
+    async def reply(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conversation_id = int_param(request, "id")
+        body = await read_json(request, {"text": str}, {"text"})
+        text = body["text"].strip()
+        if not text:
+            raise BadRequest("empty_message", "the message is empty")
+        if len(text) > self.max_chars:
+            raise BadRequest(
+                "message_too_long", f"messages are limited to {self.max_chars} characters"
+            )
+        tp = await self.router.agent_reply(agent, conversation_id, text)
+        return web.json_response(views.staff_message(tp, agent.name), status=201)
+
+    async def close(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conv = await self.router.close(agent, int_param(request, "id"))
+        return await self._conversation_response(conv.id)
+
+    async def handback(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conv = await self.router.hand_back(agent, int_param(request, "id"))
+        return await self._conversation_response(conv.id)
+
+    async def typing(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conversation_id = int_param(request, "id")
+        body = await read_json(request, {"on": bool}, {"on"})
+        await self.router.agent_typing(agent, conversation_id, body["on"])
+        return web.json_response({"ok": True})
+
+    async def customer(self, request: web.Request) -> web.Response:
+        await self.agent(request)
+        customer_id = int_param(request, "id")
+        async with self.db.transaction() as session:
+            customer = await customer_repo.get_customer(session, customer_id)
+            identities = await customer_repo.identities_of(session, customer_id)
+            convs = await conv_repo.list_for(session, customer_id=customer_id)
+        return web.json_response(
+            {
+                "id": customer.id,
+                "display_name": customer.display_name,
+                "locale": customer.locale,
+                "created_at": views.iso(customer.created_at),
+                "identities": [{"channel": i.channel, "address": i.address} for i in identities],
+                "conversations": [
+                    {
+                        "id": c.id,
+                        "status": c.status.value,
+                        "channel": c.channel,
+                        "created_at": views.iso(c.created_at),
+                    }
+                    for c in convs
+                ],
+            }
+        )
+
+    async def history(self, request: web.Request) -> web.Response:
+        await self.agent(request)
+        customer_id = int_param(request, "id")
+        limit = _limit(request.query.get("limit", "500"))
+        before = int_param(request, "before") if "before" in request.query else None
+        channel = request.query.get("channel") or None
+        async with self.db.transaction() as session:
+            await customer_repo.get_customer(session, customer_id)
+            items = await tp_repo.for_customer(
+                session, customer_id, before_id=before, channel=channel, limit=limit + 1
+            )
+            more = len(items) > limit
+            items = items[-limit:]
+            names = await agent_repo.names(session, {t.agent_id for t in items if t.agent_id})
+        return web.json_response(
+            {
+                "customer_id": customer_id,
+                "items": [views.staff_message(t, names.get(t.agent_id or 0)) for t in items],
+                "next_before": items[0].id if more and items else None,
+            }
+        )
+
+    async def _summary(self, session: Any, conv: Any) -> dict[str, Any]:
+        customer = await customer_repo.get_customer(session, conv.customer_id)
+        last = await tp_repo.last_message(session, conv.id)
+        names = await agent_repo.names(session, {conv.assignee_id} if conv.assignee_id else set())
+        return views.conversation(
+            conv, customer, last=last, assignee_name=names.get(conv.assignee_id or 0)
+        )
+
+    async def _conversation_response(self, conversation_id: int) -> web.Response:
+        async with self.db.transaction() as session:
+            conv = await conv_repo.get(session, conversation_id)
+            body = await self._summary(session, conv)
+            items: list[Touchpoint] = await tp_repo.for_conversation(session, conversation_id)
+            names = await agent_repo.names(session, {t.agent_id for t in items if t.agent_id})
+        body["messages"] = [views.staff_message(t, names.get(t.agent_id or 0)) for t in items]
+        return web.json_response(body)
+
+
+def _agent(agent: Agent) -> dict[str, Any]:
+    return {"id": agent.id, "email": agent.email, "name": agent.name, "role": agent.role}
+
+
+def _limit(value: str) -> int:
+    try:
+        limit = int(value)
+    except ValueError:
+        raise BadRequest("bad_limit", "limit must be a whole number") from None
+    if not 1 <= limit <= 1000:
+        raise BadRequest("bad_limit", "limit must be 1..1000")
+    return limit

@@ -1,0 +1,94 @@
+"""The knowledge base as the bot and the CLI use it: import, and search that stays fresh.
+
+Every process keeps its own index and rebuilds it when the database's KB revision moves, so
+an import from the CLI (another process) reaches a running server within ``refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from knowledge_base.index import IndexedArticle, Match, SearchIndex
+from storage.db import Database
+from storage.repos import articles as article_repo
+
+log = logging.getLogger("switchboard.kb")
+BATCH = 500
+
+
+class KnowledgeBase:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._index = SearchIndex([])
+        self._revision = -1
+        self._lock = asyncio.Lock()
+
+    @property
+    def index(self) -> SearchIndex:
+        return self._index
+
+    def search(
+        self, question: str, limit: int = 5, locales: Sequence[str] | None = None
+    ) -> list[Match]:
+        return self._index.search(question, limit=limit, locales=locales)
+
+    async def refresh(self, force: bool = False) -> bool:
+        """Rebuild the index if the KB changed since the last build. Returns whether it did."""
+        async with self._lock:
+            async with self._db.transaction() as session:
+                revision = await article_repo.revision(session)
+                if revision == self._revision and not force:
+                    return False
+                rows = await article_repo.all_articles(session)
+            indexed = [
+                IndexedArticle(
+                    id=r.id,
+                    locale=r.locale,
+                    title=r.title,
+                    body=r.body,
+                    questions=tuple(r.questions or ()),
+                    tags=tuple(r.tags or ()),
+                )
+                for r in rows
+            ]
+            # Building is CPU work: keep the event loop answering meanwhile.
+            self._index = await asyncio.to_thread(SearchIndex, indexed)
+            self._revision = revision
+            log.info(
+                "kb_index_built", extra={"fields": {"articles": len(indexed), "revision": revision}}
+            )
+            return True
+
+    async def run_refresher(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the index keeps serving its last good build
+                log.exception("kb_refresh_failed")
+
+    async def import_articles(
+        self,
+        articles: Sequence[dict[str, Any]],
+        now: datetime,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, int]:
+        """Upsert by (id, locale) in batches; idempotent. Returns counts per outcome."""
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        total = len(articles)
+        for start in range(0, total, BATCH):
+            batch = articles[start : start + BATCH]
+            async with self._db.transaction() as session:
+                for article in batch:
+                    counts[await article_repo.upsert(session, article, now)] += 1
+                if counts["created"] or counts["updated"]:
+                    await article_repo.bump_revision(session, now)
+            if progress:
+                progress(min(start + BATCH, total), total)
+        return counts

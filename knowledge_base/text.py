@@ -1,0 +1,119 @@
+"""Text normalisation, script detection and features for scripts with and without word spaces."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+# Letters of scripts written without spaces between words.
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_PERSIAN_ONLY = re.compile(r"[پچژگکی\u06cc]")
+_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
+# Runs of letters/digits (and marks: Thai vowels and tone marks are combining marks).
+_RUN = re.compile(r"[\w\u0e00-\u0e7f\u0300-\u036f\u064b-\u065f\u0670]+", re.UNICODE)
+_NO_SPACE_SCRIPT = re.compile(
+    r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
+
+# Arabic-script letters that Persian writes differently, and marks that only vary spelling.
+_ARABIC_FOLD = str.maketrans(
+    {
+        "\u064a": "\u06cc",  # ARABIC YEH -> FARSI YEH
+        "\u0649": "\u06cc",  # ALEF MAKSURA -> FARSI YEH
+        "\u0643": "\u06a9",  # ARABIC KAF -> KEHEH
+        "\u0629": "\u0647",  # TEH MARBUTA -> HEH
+        "\u0623": "\u0627",
+        "\u0625": "\u0627",
+        "\u0622": "\u0627",
+        "\u200c": " ",  # ZWNJ splits Persian compounds; treat as a word break
+        "\u0640": None,  # tatweel
+    }
+)
+_ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670]")
+
+STOPWORDS = frozenset(
+    "a an the is are was be do does did i me my you your we our it its to of in on for at "
+    "and or can could would should how what when where why which who please with from by "
+    "this that there have has am".split()
+)
+
+
+def normalize(text: str) -> str:
+    """NFKC, case-folded, Arabic-script variants folded, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if _ARABIC.search(text):
+        text = _ARABIC_MARKS.sub("", text.translate(_ARABIC_FOLD))
+    return " ".join(text.split())
+
+
+def detect_language(text: str, default: str = "en") -> str:
+    """A script-based guess, which is what picking an article variant needs."""
+    counts: Counter[str] = Counter()
+    for ch in text:
+        if _THAI.match(ch):
+            counts["th"] += 1
+        elif _KANA.match(ch):
+            counts["ja"] += 1
+        elif _HANGUL.match(ch):
+            counts["ko"] += 1
+        elif _CJK.match(ch):
+            counts["zh"] += 1
+        elif _ARABIC.match(ch):
+            counts["fa" if _PERSIAN_ONLY.match(ch) else "ar"] += 1
+        elif _LATIN.match(ch):
+            counts["latin"] += 1
+    if not counts:
+        return default
+    if counts["fa"] and counts["ar"]:
+        counts["fa"] += counts.pop("ar")  # Persian shares most letters with Arabic
+    if counts["ja"] and counts["zh"]:
+        counts["ja"] += counts.pop("zh")
+    lang, _ = counts.most_common(1)[0]
+    return default if lang == "latin" else lang
+
+
+def features(text: str) -> Counter[str]:
+    """Sparse features of a text: words and character n-grams.
+
+    Spaced scripts give word unigrams and character 3–5-grams within words (robust to typos and
+    inflection); Chinese and Japanese runs give character 1–3-grams and Thai runs 2–4-grams,
+    which match without a word segmenter.
+    """
+    out: Counter[str] = Counter()
+    for run in _RUN.findall(normalize(text)):
+        for chunk in _split_scripts(run):
+            if _NO_SPACE_SCRIPT.fullmatch(chunk):
+                # A Chinese character is a word-like unit; a Thai letter is not.
+                sizes = (2, 3, 4) if _THAI.match(chunk) else (1, 2, 3)
+                for n in sizes:
+                    for i in range(len(chunk) - n + 1):
+                        out["n:" + chunk[i : i + n]] += 1
+                if len(chunk) < sizes[0]:
+                    out["n:" + chunk] += 1
+                continue
+            if chunk not in STOPWORDS:
+                out["w:" + chunk] += 1
+            padded = f" {chunk} "
+            for n in (3, 4, 5):
+                for i in range(len(padded) - n + 1):
+                    out["c:" + padded[i : i + n]] += 1
+    return out
+
+
+def _split_scripts(run: str) -> list[str]:
+    """Split a run where it changes between spaced and unspaced scripts ("iphone16ราคา")."""
+    parts: list[str] = []
+    last = 0
+    for match in _NO_SPACE_SCRIPT.finditer(run):
+        if match.start() > last:
+            parts.append(run[last : match.start()])
+        parts.append(match.group())
+        last = match.end()
+    if last < len(run):
+        parts.append(run[last:])
+    return parts

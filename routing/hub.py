@@ -1,0 +1,133 @@
+"""Event fan-out to open sockets: in-process, or through Redis pub/sub across processes.
+
+Topics: ``customer:<channel>:<address>`` for a customer's open chat sockets, ``console`` for
+agent consoles. Events are small JSON objects; the database stays the source of truth, so a
+missed event costs a refetch, never data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger("switchboard.hub")
+CONSOLE = "console"
+QUEUE_SIZE = 1000
+
+
+def customer_topic(channel: str, address: str) -> str:
+    return f"customer:{channel}:{address}"
+
+
+class Subscription:
+    def __init__(self, hub: Hub, topic: str) -> None:
+        self._hub = hub
+        self.topic = topic
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            yield await self.queue.get()
+
+    async def close(self) -> None:
+        await self._hub._unsubscribe(self)
+
+
+class Hub:
+    """In-process hub; the base for the Redis one, which only adds the wire between processes."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, topic: str, event: dict[str, Any]) -> None:
+        self._deliver(topic, event)
+
+    async def subscribe(self, topic: str) -> Subscription:
+        sub = Subscription(self, topic)
+        self._subs[topic].add(sub)
+        return sub
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.topic)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.topic]
+
+    def listeners(self, topic: str) -> int:
+        return len(self._subs.get(topic, ()))
+
+    def _deliver(self, topic: str, event: dict[str, Any]) -> None:
+        for sub in list(self._subs.get(topic, ())):
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A socket that stopped reading must not stall everyone; it refetches on resume.
+                log.warning("hub_subscriber_overflow", extra={"fields": {"topic": topic}})
+
+
+class RedisHub(Hub):
+    """Publishes through Redis so a socket held by any process receives the event."""
+
+    CHANNEL_PREFIX = "switchboard:"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+        self._redis: Any = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(self._url)
+        await self._redis.ping()
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.psubscribe(self.CHANNEL_PREFIX + "*")
+        self._reader = asyncio.create_task(self._read(), name="redis-hub-reader")
+
+    async def stop(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def publish(self, topic: str, event: dict[str, Any]) -> None:
+        await self._redis.publish(self.CHANNEL_PREFIX + topic, json.dumps(event))
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("redis_hub_read_failed")
+                await asyncio.sleep(1.0)
+                continue
+            if not message or message.get("type") != "pmessage":
+                continue
+            channel = message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            topic = channel[len(self.CHANNEL_PREFIX) :]
+            if topic in self._subs:
+                self._deliver(topic, json.loads(message["data"]))

@@ -1,0 +1,207 @@
+"""The outbox worker: delivers replies through the channel adapters, with retries and backoff.
+
+Items are leased, not deleted: a worker that dies mid-send leaves a lease that runs out, and
+the item is delivered by the next worker (at-least-once; adapters pass the touchpoint id as an
+idempotency key where the provider supports one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from channels.base import (
+    ChannelRegistry,
+    DeliveryReceipt,
+    OutboundMessage,
+    PermanentChannelError,
+    Suggestion,
+    TransientChannelError,
+)
+from routing.clock import Clock
+from routing.hub import CONSOLE, Hub
+from routing.metrics import Metrics
+from storage.db import Database
+from storage.models import AuthorKind, DeliveryState, OutboxItem, OutboxStatus
+from storage.repos import outbox as outbox_repo
+from storage.repos import touchpoints as tp_repo
+
+log = logging.getLogger("switchboard.outbox")
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    max_attempts: int = 10
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 600.0
+    poll_seconds: float = 1.0
+    lease_seconds: float = 60.0
+    batch_size: int = 50
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    item: OutboxItem
+    receipt: DeliveryReceipt | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    permanent: bool = False
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        channels: ChannelRegistry,
+        hub: Hub,
+        clock: Clock,
+        metrics: Metrics,
+        policy: OutboxPolicy,
+    ) -> None:
+        self._db = db
+        self._channels = channels
+        self._hub = hub
+        self._clock = clock
+        self._metrics = metrics
+        self._policy = policy
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be briefly away; try again after a pause
+                log.exception("outbox_cycle_failed")
+                done = 0
+            if done < self._policy.batch_size:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self._policy.poll_seconds)
+                except TimeoutError:
+                    pass
+                self._wakeup.clear()
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many items were attempted."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            items = await outbox_repo.claim_due(
+                session, now, timedelta(seconds=self._policy.lease_seconds), self._policy.batch_size
+            )
+        if not items:
+            return 0
+        outcomes = await asyncio.gather(*(self._deliver(item) for item in items))
+        await self._record(outcomes)
+        return len(items)
+
+    async def _deliver(self, item: OutboxItem) -> _Outcome:
+        payload: dict[str, Any] = item.payload or {}
+        message = OutboundMessage(
+            channel=item.channel,
+            address=item.address,
+            text=payload.get("text", ""),
+            touchpoint_id=item.touchpoint_id,
+            author_kind=AuthorKind(payload.get("author_kind", "system")),
+            author_name=payload.get("author_name"),
+            created_at=item.created_at,
+            reference=payload.get("reference"),
+            suggestions=tuple(
+                Suggestion(s["article_id"], s["title"]) for s in payload.get("suggestions", [])
+            ),
+            meta={"locale": payload.get("locale")},
+        )
+        try:
+            adapter = self._channels.get(item.channel)
+            return _Outcome(item, receipt=await adapter.send(message))
+        except TransientChannelError as exc:
+            return _Outcome(item, error=str(exc), retry_after=exc.retry_after)
+        except PermanentChannelError as exc:
+            return _Outcome(item, error=str(exc), permanent=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an adapter bug must not lose the message: retry it
+            log.exception("outbox_adapter_crashed", extra={"fields": {"channel": item.channel}})
+            return _Outcome(item, error=f"{type(exc).__name__}: {exc}")
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        now = self._clock.now()
+        events: list[dict[str, Any]] = []
+        async with self._db.transaction() as session:
+            for o in outcomes:
+                item = o.item
+                if o.receipt is not None:
+                    await outbox_repo.finish(session, item.id, status=OutboxStatus.SENT, now=now)
+                    changed = await tp_repo.set_delivery_state(
+                        session,
+                        [item.touchpoint_id],
+                        o.receipt.state,
+                        only_from=[DeliveryState.PENDING],
+                    )
+                    tp = await tp_repo.get(session, item.touchpoint_id)
+                    if tp is not None and o.receipt.provider_message_id:
+                        tp.provider_message_id = o.receipt.provider_message_id
+                    result, state = "sent", o.receipt.state if changed else None
+                elif o.permanent or item.attempts >= self._policy.max_attempts:
+                    await outbox_repo.finish(
+                        session, item.id, status=OutboxStatus.FAILED, now=now, error=o.error
+                    )
+                    await tp_repo.set_delivery_state(
+                        session, [item.touchpoint_id], DeliveryState.FAILED
+                    )
+                    tp = await tp_repo.get(session, item.touchpoint_id)
+                    if tp is not None:
+                        tp.meta = {**(tp.meta or {}), "delivery_error": o.error}
+                    result, state = "failed", DeliveryState.FAILED
+                    log.warning(
+                        "outbox_failed",
+                        extra={
+                            "fields": {"item": item.id, "channel": item.channel, "error": o.error}
+                        },
+                    )
+                else:
+                    delay = self._backoff(item.attempts, o.retry_after)
+                    await outbox_repo.finish(
+                        session,
+                        item.id,
+                        status=OutboxStatus.PENDING,
+                        now=now,
+                        error=o.error,
+                        next_attempt_at=now + timedelta(seconds=delay),
+                    )
+                    result, state = "retry", None
+                    log.info(
+                        "outbox_retry",
+                        extra={
+                            "fields": {
+                                "item": item.id,
+                                "attempt": item.attempts,
+                                "delay": round(delay, 1),
+                            }
+                        },
+                    )
+                self._metrics.outbox_deliveries.labels(item.channel, result).inc()
+                if result == "sent":
+                    self._metrics.messages.labels(item.channel, "outbound").inc()
+                if state is not None:
+                    events.append(
+                        {
+                            "type": "delivery",
+                            "touchpoint_id": item.touchpoint_id,
+                            "state": state.value,
+                        }
+                    )
+        for event in events:
+            await self._hub.publish(CONSOLE, event)
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> float:
+        base = self._policy.backoff_seconds * (2 ** max(attempts - 1, 0))
+        delay = min(self._policy.backoff_max_seconds, base) * random.uniform(0.8, 1.0)
+        return max(delay, retry_after or 0.0)

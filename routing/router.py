@@ -1,0 +1,605 @@
+"""The router: store, find the customer and conversation, let the bot answer or escalate.
+
+Every change of a conversation's status and the touchpoint that records it happen in one
+transaction, together with the outbox rows of any reply, so nothing is half done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.assistant import Assistant, BotContext, BotReply, Intent
+from bot.templates import say
+from channels.base import InboundMessage
+from routing import views
+from routing.clock import Clock
+from routing.errors import Conflict
+from routing.hub import CONSOLE, Hub, customer_topic
+from routing.metrics import Metrics
+from storage.db import Database, is_unique_violation
+from storage.models import (
+    Agent,
+    AuthorKind,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    DeliveryState,
+    Direction,
+    Touchpoint,
+    TouchpointKind,
+)
+from storage.repos import agents as agent_repo
+from storage.repos import conversations as conv_repo
+from storage.repos import customers as customer_repo
+from storage.repos import outbox as outbox_repo
+from storage.repos import touchpoints as tp_repo
+
+log = logging.getLogger("switchboard.router")
+SMALLTALK = (Intent.GREET, Intent.THANKS, Intent.GOODBYE)
+WITH_HUMANS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    threshold: float = 0.5
+    max_misses: int = 2
+    presence_timeout: timedelta = timedelta(seconds=60)
+    default_locale: str = "en"
+
+
+@dataclass
+class InboundResult:
+    duplicate: bool
+    touchpoint: Touchpoint
+    conversation: Conversation
+    replies: list[Touchpoint] = field(default_factory=list)
+
+
+@dataclass
+class _Txn:
+    """What one transaction did, to announce once it has committed."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outbox: bool = False
+
+
+class Router:
+    def __init__(
+        self,
+        db: Database,
+        assistant: Assistant,
+        hub: Hub,
+        clock: Clock,
+        metrics: Metrics,
+        policy: RoutingPolicy,
+        wake_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.assistant = assistant
+        self.hub = hub
+        self.clock = clock
+        self.metrics = metrics
+        self.policy = policy
+        self._wake_outbox = wake_outbox
+
+    # ---- inbound -------------------------------------------------------------------------
+
+    async def handle_inbound(self, msg: InboundMessage) -> InboundResult:
+        started = time.perf_counter()
+        # The bot may call out (Rasa over HTTP): ask it before the write transaction, never
+        # inside it, and only when the conversation is not already with the humans.
+        reply = await self._ask_bot_first(msg)
+        txn = _Txn()
+        try:
+            async with self.db.transaction() as session:
+                result = await self._record_inbound(session, msg, reply, txn)
+        except IntegrityError as exc:
+            if not is_unique_violation(exc) or not msg.external_id:
+                raise
+            # Another process stored the same provider message between our check and insert.
+            async with self.db.transaction() as session:
+                existing = await self._duplicate(session, msg)
+            if existing is None:
+                raise
+            result = existing
+        if result.duplicate:
+            self.metrics.duplicates.labels(msg.channel).inc()
+        else:
+            self.metrics.messages.labels(msg.channel, "inbound").inc()
+            self.metrics.bot_latency.observe(time.perf_counter() - started)
+        await self._announce(txn)
+        return result
+
+    async def _ask_bot_first(self, msg: InboundMessage) -> BotReply | None:
+        async with self.db.transaction() as session:
+            if msg.external_id and await tp_repo.find_by_provider_id(
+                session, msg.channel, msg.external_id
+            ):
+                return None
+            identity = await customer_repo.find_identity(session, msg.channel, msg.address)
+            conv = await conv_repo.open_for_identity(session, identity.id) if identity else None
+        if conv is not None and conv.status in WITH_HUMANS:
+            return None
+        return await self.assistant.respond(
+            BotContext(
+                text=msg.text,
+                conversation_id=conv.id if conv else None,
+                customer_id=identity.customer_id if identity else None,
+                channel=msg.channel,
+                locale=msg.locale or (conv.locale if conv else None),
+            )
+        )
+
+    async def _duplicate(self, session: AsyncSession, msg: InboundMessage) -> InboundResult | None:
+        if not msg.external_id:
+            return None
+        existing = await tp_repo.find_by_provider_id(session, msg.channel, msg.external_id)
+        if existing is None or existing.conversation_id is None:
+            return None
+        conv = await conv_repo.get(session, existing.conversation_id)
+        return InboundResult(duplicate=True, touchpoint=existing, conversation=conv)
+
+    async def _record_inbound(
+        self, session: AsyncSession, msg: InboundMessage, reply: BotReply | None, txn: _Txn
+    ) -> InboundResult:
+        duplicate = await self._duplicate(session, msg)
+        if duplicate:
+            return duplicate
+        now = self.clock.now()
+        customer, identity = await customer_repo.resolve_identity(
+            session, msg.channel, msg.address, now, msg.display_name, msg.locale
+        )
+        conv = await conv_repo.open_for_identity(session, identity.id)
+        if conv is None:
+            conv = await conv_repo.create(
+                session,
+                customer_id=customer.id,
+                identity_id=identity.id,
+                channel=msg.channel,
+                now=now,
+                locale=msg.locale,
+            )
+        meta: dict[str, Any] = dict(msg.meta)
+        if msg.attachments:
+            meta["attachments"] = [a.__dict__ for a in msg.attachments]
+        inbound = await tp_repo.add(
+            session,
+            customer_id=customer.id,
+            conversation_id=conv.id,
+            channel=msg.channel,
+            kind=TouchpointKind.MESSAGE,
+            direction=Direction.INBOUND,
+            author_kind=AuthorKind.CUSTOMER,
+            now=now,
+            text=msg.text,
+            provider_message_id=msg.external_id,
+            delivery_state=DeliveryState.SENT,
+            meta=meta,
+        )
+        conv.updated_at = now
+        result = InboundResult(duplicate=False, touchpoint=inbound, conversation=conv)
+        txn.events.append(_message_event(inbound))
+        if conv.status is ConversationStatus.BOT:
+            if reply is None:  # handed back to the bot since we looked: ask it now
+                reply = await self.assistant.respond(
+                    BotContext(msg.text, conv.id, customer.id, msg.channel, conv.locale)
+                )
+            result.replies = await self._decide(session, conv, identity, reply, txn)
+        return result
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        identity: ContactIdentity,
+        reply: BotReply,
+        txn: _Txn,
+    ) -> list[Touchpoint]:
+        conv.locale = reply.locale or conv.locale
+        if reply.handoff:
+            self.metrics.bot.labels("escalated").inc()
+            return await self._escalate(session, conv, identity, "customer_request", txn)
+        if reply.intent in SMALLTALK:
+            self.metrics.bot.labels("smalltalk").inc()
+            said: dict[str, Any] = {"intent": reply.intent.value, "confidence": reply.confidence}
+            return [
+                await self._send(
+                    session, conv, identity, TouchpointKind.BOT_ANSWER, reply.text, said, txn
+                )
+            ]
+        if reply.intent is Intent.FAQ and reply.confidence >= self.policy.threshold:
+            self.metrics.bot.labels("answered").inc()
+            conv.bot_misses = 0
+            return [
+                await self._send(
+                    session,
+                    conv,
+                    identity,
+                    TouchpointKind.BOT_ANSWER,
+                    reply.text,
+                    _answer_meta(reply),
+                    txn,
+                )
+            ]
+        conv.bot_misses += 1
+        if conv.bot_misses >= self.policy.max_misses:
+            self.metrics.bot.labels("escalated").inc()
+            return await self._escalate(session, conv, identity, "bot_unanswered", txn, reply)
+        self.metrics.bot.labels("missed").inc()
+        # Keep the near miss for knowledge-gap reports, but offer no guesses to the customer.
+        meta = {
+            **_answer_meta(reply),
+            "intent": Intent.UNKNOWN.value,
+            "answered": False,
+            "suggestions": [],
+        }
+        text = say("not_sure", reply.locale)
+        return [
+            await self._send(session, conv, identity, TouchpointKind.BOT_ANSWER, text, meta, txn)
+        ]
+
+    # ---- escalation and agent actions ----------------------------------------------------
+
+    async def _escalate(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        identity: ContactIdentity,
+        reason: str,
+        txn: _Txn,
+        reply: BotReply | None = None,
+    ) -> list[Touchpoint]:
+        now = self.clock.now()
+        moved = await conv_repo.transition(
+            session,
+            conv,
+            (ConversationStatus.BOT,),
+            status=ConversationStatus.QUEUED,
+            queued_at=now,
+            bot_misses=0,
+            locale=conv.locale,
+            updated_at=now,
+        )
+        if not moved:
+            raise Conflict("not_with_bot", "the conversation is already with the agents")
+        meta: dict[str, Any] = {"reason": reason}
+        if reply is not None and reply.article_id:
+            meta.update(best_article_id=reply.article_id, confidence=reply.confidence)
+        escalation = await tp_repo.add(
+            session,
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            channel=conv.channel,
+            kind=TouchpointKind.ESCALATION,
+            direction=Direction.INTERNAL,
+            author_kind=AuthorKind.SYSTEM,
+            now=now,
+            text=f"Escalated to the queue ({reason.replace('_', ' ')})",
+            meta=meta,
+        )
+        self.metrics.escalations.labels(reason).inc()
+        position = await conv_repo.queue_position(session, conv)
+        online = await agent_repo.count_online(session, now - self.policy.presence_timeout)
+        parts = [say("escalating", conv.locale), say("queued", conv.locale, position=position)]
+        if online == 0:
+            parts.append(say("no_agents", conv.locale))
+        notice = await self._send(
+            session,
+            conv,
+            identity,
+            TouchpointKind.SYSTEM,
+            " ".join(parts),
+            {"queue_position": position, "agents_online": online},
+            txn,
+        )
+        txn.events += [_message_event(escalation), {"type": "queue"}]
+        return [escalation, notice]
+
+    async def escalate(self, conversation_id: int, reason: str) -> Conversation:
+        """Escalate by a rule or an API call, outside a customer message."""
+        txn = _Txn()
+        async with self.db.transaction() as session:
+            conv = await conv_repo.get(session, conversation_id, lock=True)
+            identity = await customer_repo.get_identity(session, conv.identity_id)
+            await self._escalate(session, conv, identity, reason, txn)
+        await self._announce(txn)
+        return conv
+
+    async def claim(self, agent: Agent, conversation_id: int | None = None) -> Conversation:
+        """Give a queued conversation to ``agent``. Two agents can never claim the same one."""
+        txn = _Txn()
+        async with self.db.transaction() as session:
+            if conversation_id is None:
+                conv = await conv_repo.claim_next(session)
+                if conv is None:
+                    raise Conflict("queue_empty", "no conversation is waiting in the queue")
+            else:
+                conv = await conv_repo.get(session, conversation_id)
+            now = self.clock.now()
+            queued_at = conv.queued_at
+            ok = await conv_repo.transition(
+                session,
+                conv,
+                (ConversationStatus.QUEUED,),
+                status=ConversationStatus.ASSIGNED,
+                assignee_id=agent.id,
+                assigned_at=now,
+                updated_at=now,
+            )
+            if not ok:
+                raise Conflict(
+                    "already_claimed", "another agent has already taken this conversation"
+                )
+            await self._staff_event(
+                session,
+                conv,
+                agent,
+                TouchpointKind.CLAIM,
+                f"{agent.name} claimed the conversation",
+                txn,
+            )
+            identity = await customer_repo.get_identity(session, conv.identity_id)
+            await self._send(
+                session,
+                conv,
+                identity,
+                TouchpointKind.SYSTEM,
+                say("claimed", conv.locale, agent=agent.name),
+                {"agent_id": agent.id},
+                txn,
+            )
+        if queued_at is not None:
+            self.metrics.queue_wait.observe(max((now - queued_at).total_seconds(), 0.0))
+        txn.events.append({"type": "queue"})
+        await self._announce(txn)
+        return conv
+
+    async def agent_reply(self, agent: Agent, conversation_id: int, text: str) -> Touchpoint:
+        txn = _Txn()
+        async with self.db.transaction() as session:
+            conv = await self._owned(session, agent, conversation_id)
+            identity = await customer_repo.get_identity(session, conv.identity_id)
+            conv.updated_at = self.clock.now()
+            tp = await self._send(
+                session,
+                conv,
+                identity,
+                TouchpointKind.AGENT_REPLY,
+                text,
+                {},
+                txn,
+                agent=agent,
+            )
+        await self._announce(txn)
+        return tp
+
+    async def close(self, agent: Agent, conversation_id: int) -> Conversation:
+        return await self._finish(agent, conversation_id, ConversationStatus.CLOSED)
+
+    async def hand_back(self, agent: Agent, conversation_id: int) -> Conversation:
+        return await self._finish(agent, conversation_id, ConversationStatus.BOT)
+
+    async def _finish(
+        self, agent: Agent, conversation_id: int, to: ConversationStatus
+    ) -> Conversation:
+        txn = _Txn()
+        async with self.db.transaction() as session:
+            conv = await self._owned(session, agent, conversation_id)
+            now = self.clock.now()
+            values: dict[str, Any] = {"status": to, "updated_at": now}
+            if to is ConversationStatus.CLOSED:
+                values["closed_at"] = now
+                kind, key, note = (
+                    TouchpointKind.CLOSE,
+                    "closed",
+                    f"{agent.name} closed the conversation",
+                )
+            else:
+                values.update(assignee_id=None, bot_misses=0)
+                kind, key, note = (
+                    TouchpointKind.HANDBACK,
+                    "handback",
+                    f"{agent.name} handed the conversation back to the bot",
+                )
+            if not await conv_repo.transition(
+                session, conv, (ConversationStatus.ASSIGNED,), **values
+            ):
+                raise Conflict(
+                    "conversation_changed", "the conversation changed meanwhile; reload it"
+                )
+            await self._staff_event(session, conv, agent, kind, note, txn)
+            identity = await customer_repo.get_identity(session, conv.identity_id)
+            await self._send(
+                session, conv, identity, TouchpointKind.SYSTEM, say(key, conv.locale), {}, txn
+            )
+        await self._announce(txn)
+        return conv
+
+    async def _owned(
+        self, session: AsyncSession, agent: Agent, conversation_id: int
+    ) -> Conversation:
+        conv = await conv_repo.get(session, conversation_id, lock=True)
+        if conv.status is ConversationStatus.CLOSED:
+            raise Conflict("conversation_closed", "the conversation is closed")
+        if conv.status is not ConversationStatus.ASSIGNED:
+            raise Conflict("not_claimed", "claim the conversation before acting on it")
+        if conv.assignee_id != agent.id:
+            raise Conflict("assigned_to_another", "the conversation is assigned to another agent")
+        return conv
+
+    # ---- what the customer's own client may see and acknowledge ------------------------
+
+    async def customer_timeline(
+        self, channel: str, address: str
+    ) -> tuple[Conversation | None, list[Touchpoint], dict[int, str]]:
+        """The customer's open (or latest) conversation and what they can see of it."""
+        async with self.db.transaction() as session:
+            identity = await customer_repo.find_identity(session, channel, address)
+            if identity is None:
+                return None, [], {}
+            conv = await conv_repo.latest_for_identity(session, identity.id)
+            if conv is None:
+                return None, [], {}
+            items = await tp_repo.for_conversation(session, conv.id, kinds=tp_repo.CUSTOMER_VISIBLE)
+            names = await agent_repo.names(session, {t.agent_id for t in items if t.agent_id})
+        return conv, items, names
+
+    async def mark_delivered(self, channel: str, address: str, touchpoint_ids: list[int]) -> None:
+        """The customer's client rendered these replies."""
+        async with self.db.transaction() as session:
+            identity = await customer_repo.find_identity(session, channel, address)
+            if identity is None:
+                return
+            changed = await tp_repo.set_delivery_state(
+                session,
+                touchpoint_ids,
+                DeliveryState.DELIVERED,
+                only_from=[DeliveryState.PENDING, DeliveryState.SENT],
+                customer_id=identity.customer_id,
+            )
+        for tp_id in changed:
+            await self.hub.publish(
+                CONSOLE, {"type": "delivery", "touchpoint_id": tp_id, "state": "delivered"}
+            )
+
+    async def mark_read_by_agent(self, conversation_id: int) -> None:
+        """An agent opened the conversation: the customer's messages in it are read."""
+        async with self.db.transaction() as session:
+            conv = await conv_repo.get(session, conversation_id)
+            identity = await customer_repo.get_identity(session, conv.identity_id)
+            unread = [
+                t.id
+                for t in await tp_repo.for_conversation(
+                    session, conversation_id, kinds=[TouchpointKind.MESSAGE]
+                )
+                if t.direction is Direction.INBOUND and t.delivery_state is not DeliveryState.READ
+            ]
+            changed = await tp_repo.set_delivery_state(session, unread, DeliveryState.READ)
+        topic = customer_topic(identity.channel, identity.address)
+        for tp_id in changed:
+            await self.hub.publish(topic, {"type": "status", "message_id": tp_id, "state": "read"})
+
+    async def agent_typing(self, agent: Agent, conversation_id: int, on: bool) -> None:
+        async with self.db.transaction() as session:
+            conv = await self._owned(session, agent, conversation_id)
+            identity = await customer_repo.get_identity(session, conv.identity_id)
+        await self.hub.publish(
+            customer_topic(identity.channel, identity.address),
+            {"type": "typing", "author": "agent", "name": agent.name, "on": on},
+        )
+
+    # ---- shared steps --------------------------------------------------------------------
+
+    async def _send(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        identity: ContactIdentity,
+        kind: TouchpointKind,
+        text: str,
+        meta: dict[str, Any],
+        txn: _Txn,
+        agent: Agent | None = None,
+    ) -> Touchpoint:
+        """Record an outbound touchpoint and its outbox row in the caller's transaction."""
+        author = {
+            TouchpointKind.AGENT_REPLY: AuthorKind.AGENT,
+            TouchpointKind.BOT_ANSWER: AuthorKind.BOT,
+        }.get(kind, AuthorKind.SYSTEM)
+        tp = await tp_repo.add(
+            session,
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            channel=conv.channel,
+            kind=kind,
+            direction=Direction.OUTBOUND,
+            author_kind=author,
+            agent_id=agent.id if agent else None,
+            now=self.clock.now(),
+            text=text,
+            delivery_state=DeliveryState.PENDING,
+            meta=meta,
+        )
+        await outbox_repo.enqueue(
+            session,
+            touchpoint_id=tp.id,
+            channel=conv.channel,
+            address=identity.address,
+            payload={
+                "text": text,
+                "author_kind": author.value,
+                "author_name": agent.name if agent else None,
+                "reference": conv.reference,
+                "locale": conv.locale,
+                "suggestions": meta.get("suggestions", []),
+            },
+            now=self.clock.now(),
+        )
+        txn.outbox = True
+        txn.events.append(_message_event(tp, agent.name if agent else None))
+        return tp
+
+    async def _staff_event(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        agent: Agent,
+        kind: TouchpointKind,
+        text: str,
+        txn: _Txn,
+    ) -> Touchpoint:
+        tp = await tp_repo.add(
+            session,
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            channel=conv.channel,
+            kind=kind,
+            direction=Direction.INTERNAL,
+            author_kind=AuthorKind.AGENT,
+            agent_id=agent.id,
+            now=self.clock.now(),
+            text=text,
+        )
+        txn.events += [
+            _message_event(tp, agent.name),
+            {"type": "conversation", "conversation_id": conv.id},
+        ]
+        return tp
+
+    async def _announce(self, txn: _Txn) -> None:
+        if txn.outbox:
+            self._wake_outbox()
+        for event in txn.events:
+            try:
+                await self.hub.publish(CONSOLE, event)
+            except Exception:  # consoles refetch; the data is committed
+                log.exception("console_event_failed")
+
+
+def _message_event(tp: Touchpoint, author_name: str | None = None) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "conversation_id": tp.conversation_id,
+        "message": views.staff_message(tp, author_name),
+    }
+
+
+def _answer_meta(reply: BotReply) -> dict[str, Any]:
+    return {
+        "intent": reply.intent.value,
+        "article_id": reply.article_id,
+        "article_locale": reply.article_locale,
+        "confidence": round(reply.confidence, 4),
+        "suggestions": [
+            {"article_id": s.article_id, "title": s.title, "score": round(s.score, 4)}
+            for s in reply.suggestions
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Repositories: every query the upper layers need, as plain async functions on a session."""

@@ -1,0 +1,90 @@
+"""Agents, their login tokens and presence."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Agent, AgentToken
+
+
+async def add(
+    session: AsyncSession, *, email: str, name: str, password_hash: str, role: str, now: datetime
+) -> Agent:
+    agent = Agent(
+        email=email, name=name, password_hash=password_hash, role=role, active=True, created_at=now
+    )
+    session.add(agent)
+    await session.flush()
+    return agent
+
+
+async def by_email(session: AsyncSession, email: str) -> Agent | None:
+    return (
+        await session.execute(select(Agent).where(func.lower(Agent.email) == email.lower()))
+    ).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, agent_id: int) -> Agent | None:
+    return await session.get(Agent, agent_id)
+
+
+async def add_token(
+    session: AsyncSession, *, agent_id: int, token_hash: str, now: datetime, ttl: timedelta
+) -> AgentToken:
+    token = AgentToken(
+        agent_id=agent_id, token_hash=token_hash, created_at=now, expires_at=now + ttl
+    )
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def token(session: AsyncSession, token_hash: str) -> AgentToken | None:
+    return (
+        await session.execute(select(AgentToken).where(AgentToken.token_hash == token_hash))
+    ).scalar_one_or_none()
+
+
+async def revoke_token(session: AsyncSession, token_hash: str, now: datetime) -> None:
+    await session.execute(
+        update(AgentToken).where(AgentToken.token_hash == token_hash).values(revoked_at=now)
+    )
+
+
+async def touch(session: AsyncSession, agent_id: int, now: datetime) -> None:
+    await session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def count_online(session: AsyncSession, since: datetime) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Agent)
+            .where(Agent.active.is_(True), Agent.last_seen_at >= since)
+        )
+        or 0
+    )
+
+
+async def set_offline(session: AsyncSession, agent_id: int) -> None:
+    await session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id)
+        .values(last_seen_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def names(session: AsyncSession, agent_ids: set[int]) -> dict[int, str]:
+    if not agent_ids:
+        return {}
+    rows = await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))
+    return {int(i): str(n) for i, n in rows}

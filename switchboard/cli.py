@@ -1,0 +1,121 @@
+"""The ``switchboard`` command: serve, db upgrade, demo, agent add, kb import, kb search."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from channels.errors import SwitchboardError
+from switchboard.settings import Settings, SettingsError, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="settings file (default config/switchboard.yaml)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="switchboard", parents=[common], description="Omnichannel contact center and chatbot."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the web server, bot and workers")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+
+    db = sub.add_parser("db", parents=[common], help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", parents=[common], help="apply migrations up to the latest")
+    db_sub.add_parser("current", parents=[common], help="print the schema revision")
+
+    sub.add_parser("demo", parents=[common], help="load the demo knowledge base and a demo agent")
+
+    agent = sub.add_parser("agent", parents=[common], help="manage agents")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
+    add = agent_sub.add_parser("add", parents=[common], help="create an agent")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument(
+        "--role", default="agent", choices=["agent", "supervisor", "knowledge_manager", "admin"]
+    )
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
+    kb = sub.add_parser("kb", parents=[common], help="knowledge base")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    imp = kb_sub.add_parser(
+        "import", parents=[common], help="import articles from YAML, JSON or CSV"
+    )
+    imp.add_argument("file", type=Path)
+    search = kb_sub.add_parser(
+        "search", parents=[common], help="rank articles for a question ('-': one per stdin line)"
+    )
+    search.add_argument("question")
+    search.add_argument("--json", action="store_true", help="one JSON line per question")
+    search.add_argument("--limit", type=int, default=5)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except SettingsError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "serve":
+            from switchboard.serve import serve
+
+            return serve(settings, host=args.host, port=args.port)
+        return asyncio.run(_run(args, settings))
+    except SwitchboardError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from switchboard import commands
+
+    if args.command == "db":
+        return await commands.db(settings, args.db_command)
+    if args.command == "demo":
+        return await commands.demo(settings)
+    if args.command == "agent":
+        password = _read_password(args.password_stdin)
+        return await commands.agent_add(settings, args.email, args.name, args.role, password)
+    if args.command == "kb" and args.kb_command == "import":
+        return await commands.kb_import(settings, args.file)
+    if args.command == "kb" and args.kb_command == "search":
+        if not 1 <= args.limit <= 100:
+            raise SwitchboardError("--limit must be 1..100")
+        return await commands.kb_search(
+            settings, args.question, as_json=args.json, limit=args.limit
+        )
+    raise SwitchboardError(f"unknown command {args.command}")  # pragma: no cover - argparse checks
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            raise SwitchboardError("the passwords differ")
+    if len(password) < 8:
+        raise SwitchboardError("the password must have at least 8 characters")
+    return password
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The CLI commands that work on the database (everything but ``serve``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from channels.errors import SwitchboardError
+from console.auth import create_agent
+from knowledge_base.importer import read_articles
+from knowledge_base.service import KnowledgeBase
+from routing.clock import SystemClock
+from storage import migrate
+from storage.db import Database
+from storage.repos import agents as agent_repo
+from switchboard.settings import Settings
+
+DEMO_AGENT = ("demo@example.com", "Demo Agent", "demo-password")
+
+
+@asynccontextmanager
+async def _database(settings: Settings, *, check: bool = True) -> AsyncIterator[Database]:
+    db = Database(settings.effective_database_url)
+    try:
+        if check:
+            current, head = await migrate.current_revision(db), migrate.head_revision()
+            if current != head:
+                raise SwitchboardError(
+                    f"database schema is at {current or 'nothing'}, expected {head}: run `switchboard db upgrade`"
+                )
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def db(settings: Settings, action: str) -> int:
+    async with _database(settings, check=False) as database:
+        if action == "upgrade":
+            await migrate.upgrade(database)
+        print(f"schema revision: {await migrate.current_revision(database)}")
+    return 0
+
+
+async def agent_add(settings: Settings, email: str, name: str, role: str, password: str) -> int:
+    async with _database(settings) as database:
+        agent = await create_agent(
+            database, SystemClock(), email=email, name=name, password=password, role=role
+        )
+    print(f"agent {agent.id} created: {agent.email} ({agent.role})")
+    return 0
+
+
+async def kb_import(settings: Settings, path: Path) -> int:
+    articles = read_articles(path)  # all validated before anything is written
+    async with _database(settings) as database:
+        counts = await KnowledgeBase(database).import_articles(
+            articles, SystemClock().now(), _progress(len(articles))
+        )
+    print(
+        f"imported {len(articles)} article(s) from {path}: "
+        f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged"
+    )
+    return 0
+
+
+async def kb_search(settings: Settings, question: str, *, as_json: bool, limit: int) -> int:
+    async with _database(settings) as database:
+        kb = KnowledgeBase(database)
+        await kb.refresh(force=True)
+    threshold = settings.bot.threshold
+    questions = (line.rstrip("\n") for line in sys.stdin) if question == "-" else iter([question])
+    for q in questions:
+        if not q.strip():
+            continue
+        matches = kb.search(q, limit=limit)
+        answered = bool(matches) and matches[0].score >= threshold
+        if as_json:
+            results = [
+                {"id": m.article.id, "locale": m.article.locale, "score": m.score} for m in matches
+            ]
+            print(
+                json.dumps(
+                    {"question": q, "answered": answered, "results": results}, ensure_ascii=False
+                ),
+                flush=True,
+            )
+            continue
+        verdict = "answered" if answered else f"not answered (below threshold {threshold})"
+        print(f"{q}\n  {verdict}")
+        for rank, m in enumerate(matches, start=1):
+            print(
+                f"  {rank}. {m.score:.3f}  {m.article.id} [{m.article.locale}]  {m.article.title}"
+            )
+        if not matches:
+            print("  no matching article")
+    return 0
+
+
+def _demo_file(settings: Settings) -> Path:
+    """The demo KB, relative to the working directory or else to the source tree."""
+    path = Path(settings.kb.demo_file)
+    if not path.is_absolute() and not path.exists():
+        path = Path(__file__).resolve().parent.parent / settings.kb.demo_file
+    return path
+
+
+async def demo(settings: Settings) -> int:
+    await kb_import(settings, _demo_file(settings))
+    async with _database(settings) as database:
+        async with database.transaction() as session:
+            exists = await agent_repo.by_email(session, DEMO_AGENT[0])
+        if not exists:
+            await create_agent(
+                database,
+                SystemClock(),
+                email=DEMO_AGENT[0],
+                name=DEMO_AGENT[1],
+                password=DEMO_AGENT[2],
+                role="agent",
+            )
+    print(f"demo agent: {DEMO_AGENT[0]} / {DEMO_AGENT[2]}")
+    return 0
+
+
+def _progress(total: int):  # type: ignore[no-untyped-def]
+    """Progress on stderr: a live bar on a terminal, a line per 10 % otherwise."""
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def report(done: int, count: int) -> None:
+        percent = done * 100 // max(count, 1)
+        if tty:
+            bar = "#" * (percent // 4)
+            print(
+                f"\rimporting [{bar:<25}] {done}/{count} ({percent}%)",
+                end="" if done < count else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif count >= 1000 and percent // 10 != last[0]:
+            last[0] = percent // 10
+            print(f"importing {done}/{count} ({percent}%)", file=sys.stderr, flush=True)
+
+    return report if total else None

@@ -1,0 +1,245 @@
+"""Settings: read once at boot from YAML plus environment, validated, then frozen.
+
+Top-level keys are overridden by ``SWITCHBOARD_<KEY>``, keys of a section by
+``SWITCHBOARD_<SECTION>__<KEY>``. Secrets never need to be in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "SWITCHBOARD_"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "switchboard.yaml"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names it in one line."""
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    threshold: float = 0.5
+    suggestions: int = 2
+    max_misses: int = 2
+    default_locale: str = "en"
+
+    def validate(self) -> None:
+        _check(0.0 < self.threshold <= 1.0, "bot.threshold", "must be between 0 and 1")
+        _check(0 <= self.suggestions <= 10, "bot.suggestions", "must be 0..10")
+        _check(1 <= self.max_misses <= 10, "bot.max_misses", "must be 1..10")
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    max_message_chars: int = 4000
+    max_frame_bytes: int = 65536
+
+    def validate(self) -> None:
+        _check(
+            1 <= self.max_message_chars <= 100_000, "chat.max_message_chars", "must be 1..100000"
+        )
+        _check(self.max_frame_bytes >= 1024, "chat.max_frame_bytes", "must be at least 1024")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    token_ttl_hours: float = 12.0
+    presence_timeout_seconds: float = 60.0
+
+    def validate(self) -> None:
+        _check(self.token_ttl_hours > 0, "auth.token_ttl_hours", "must be positive")
+        _check(
+            self.presence_timeout_seconds > 0, "auth.presence_timeout_seconds", "must be positive"
+        )
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    max_attempts: int = 10
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 600.0
+    poll_seconds: float = 1.0
+    lease_seconds: float = 60.0
+    batch_size: int = 50
+
+    def validate(self) -> None:
+        _check(self.max_attempts >= 1, "outbox.max_attempts", "must be at least 1")
+        _check(self.backoff_seconds > 0, "outbox.backoff_seconds", "must be positive")
+        _check(
+            self.backoff_max_seconds >= self.backoff_seconds,
+            "outbox.backoff_max_seconds",
+            "must be >= outbox.backoff_seconds",
+        )
+        _check(self.poll_seconds > 0, "outbox.poll_seconds", "must be positive")
+        _check(self.lease_seconds > 0, "outbox.lease_seconds", "must be positive")
+        _check(1 <= self.batch_size <= 1000, "outbox.batch_size", "must be 1..1000")
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseSettings:
+    demo_file: str = "config/demo_kb.yaml"
+    refresh_seconds: float = 5.0
+
+    def validate(self) -> None:
+        _check(self.refresh_seconds > 0, "kb.refresh_seconds", "must be positive")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = "var"
+    public_url: str = ""
+    redis_url: str = ""
+    log_level: str = "INFO"
+    log_format: str = "json"
+    bot: BotSettings = field(default_factory=BotSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    kb: KnowledgeBaseSettings = field(default_factory=KnowledgeBaseSettings)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{Path(self.data_dir) / 'switchboard.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def validate(self) -> None:
+        url = self.effective_database_url
+        _check(
+            url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")),
+            "database_url",
+            "must start with sqlite+aiosqlite:// or postgresql+asyncpg://",
+        )
+        _check(0 <= self.port <= 65535, "port", "must be 0..65535")
+        _check(bool(self.host), "host", "must not be empty")
+        _check(
+            not self.redis_url or self.redis_url.startswith(("redis://", "rediss://", "unix://")),
+            "redis_url",
+            "must start with redis:// or rediss://",
+        )
+        _check(
+            self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+            "log_level",
+            "must be DEBUG, INFO, WARNING or ERROR",
+        )
+        _check(self.log_format in {"json", "text"}, "log_format", "must be json or text")
+        for f in dataclasses.fields(self):
+            section = getattr(self, f.name)
+            if dataclasses.is_dataclass(section) and not isinstance(section, type):
+                typing.cast(Any, section).validate()
+
+
+def _check(ok: bool, name: str, problem: str) -> None:
+    if not ok:
+        raise SettingsError(f"setting {name}: {problem}")
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the YAML file (default ``config/switchboard.yaml``), apply environment and overrides."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    file = Path(path) if path else Path(env.get(ENV_PREFIX + "CONFIG", "") or DEFAULT_CONFIG)
+    if path or file.exists():
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {file}: not found") from None
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"config file {file}: invalid YAML ({_first_line(exc)})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise SettingsError(f"config file {file}: must be a mapping of settings")
+        raw = dict(loaded or {})
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if "__" in name:
+            section, sub = name.split("__", 1)
+            current = raw.get(section)
+            raw[section] = {**(current if isinstance(current, dict) else {}), sub: value}
+        else:
+            raw[name] = value
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict):
+            raw[key] = {**(raw.get(key) or {}), **value}
+        else:
+            raw[key] = value
+    settings = _build(Settings, raw, "")
+    settings.validate()
+    return settings
+
+
+def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise SettingsError(f"setting {prefix}{key}: unknown setting")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        hint = hints[f.name]
+        name = prefix + f.name
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"setting {name}: must be a section (a mapping)")
+            values[f.name] = _build(typing.cast(type, hint), value, name + ".")
+        else:
+            values[f.name] = _coerce(value, hint, name)
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError
+        if hint is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(str(value).strip())
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(str(value).strip())
+        if hint is str:
+            if isinstance(value, dict | list):
+                raise ValueError
+            return "" if value is None else str(value)
+    except ValueError:
+        raise SettingsError(f"setting {name}: expected {hint.__name__}, got {value!r}") from None
+    return value
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
