@@ -1,0 +1,239 @@
+"""Replies go through a durable outbox: provider outages delay messages and lose none."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from channels.base import InboundMessage
+from channels.errors import PermanentChannelError, TransientChannelError
+from routing.clock import FrozenClock
+from routing.outbox import OutboxPolicy, OutboxWorker
+from storage.models import OutboxStatus
+from storage.repos import outbox as outbox_repo
+from switchboard.app import CHANNELS, DB, HUB, METRICS, OUTBOX, ROUTER, create_app
+from switchboard.settings import Settings
+from tests.conftest import seed
+from tests.fakes.channel import FakeChannel
+from tests.helpers import AgentApi
+
+QUESTION = "How do I reset my password?"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+async def paused(
+    aiohttp_client: Any, settings: Settings, clock: FrozenClock
+) -> AsyncIterator[tuple[TestClient, FakeChannel]]:
+    """The app with its workers stopped, so each test drives the outbox step by step."""
+    await seed(settings.effective_database_url)
+    app = create_app(settings, clock=clock, run_workers=False)
+    fake = FakeChannel()
+    app[CHANNELS].register(fake)
+    client = await aiohttp_client(app)
+    yield client, fake
+
+
+async def _ask(
+    client: TestClient,
+    text: str = QUESTION,
+    address: str = "+15550001",
+    external_id: str | None = None,
+) -> Any:
+    router = client.app[ROUTER]
+    return await router.handle_inbound(
+        InboundMessage(channel="fake", address=address, text=text, external_id=external_id)
+    )
+
+
+async def _state(client: TestClient, touchpoint_id: int) -> tuple[str, dict[str, Any]]:
+    from storage.repos import touchpoints
+
+    async with client.app[DB].transaction() as session:
+        tp = await touchpoints.get(session, touchpoint_id)
+        assert tp is not None
+        return (tp.delivery_state.value if tp.delivery_state else ""), dict(tp.meta)
+
+
+async def test_reply_is_delivered_once_by_the_worker(paused) -> None:
+    client, fake = paused
+    result = await _ask(client)
+
+    assert fake.sent == []  # stored, not yet sent: the worker delivers
+    assert await client.app[OUTBOX].run_once() == 1
+    assert await client.app[OUTBOX].run_once() == 0
+
+    assert len(fake.sent) == 1
+    assert fake.sent[0].touchpoint_id == result.replies[0].id
+    assert "password" in fake.sent[0].text.lower()
+    state, _ = await _state(client, result.replies[0].id)
+    assert state == "sent"
+
+
+async def test_provider_outage_delays_then_delivers_exactly_once(
+    paused, clock: FrozenClock
+) -> None:
+    client, fake = paused
+    fake.fail_next(
+        TransientChannelError("503 from provider"), TransientChannelError("connection refused")
+    )
+    result = await _ask(client)
+    worker = client.app[OUTBOX]
+
+    await worker.run_once()
+    assert fake.sent == []
+    assert await worker.run_once() == 0  # backing off: not due yet
+    clock.advance(60)
+    await worker.run_once()
+    assert fake.sent == []
+    clock.advance(600)
+    await worker.run_once()
+    clock.advance(600)
+    await worker.run_once()
+
+    assert fake.attempts == 3
+    assert [m.touchpoint_id for m in fake.sent] == [result.replies[0].id]
+    state, _ = await _state(client, result.replies[0].id)
+    assert state == "sent"
+
+
+async def test_retry_after_from_the_provider_is_respected(paused, clock: FrozenClock) -> None:
+    client, fake = paused
+    fake.fail_next(TransientChannelError("429 too many requests", retry_after=300))
+    await _ask(client)
+    worker = client.app[OUTBOX]
+
+    await worker.run_once()
+    clock.advance(200)
+    await worker.run_once()
+    assert fake.sent == []
+    clock.advance(101)
+    await worker.run_once()
+    assert len(fake.sent) == 1
+
+
+async def test_permanent_failure_is_marked_failed_and_shown_to_the_agent(paused) -> None:
+    client, fake = paused
+    fake.fail_next(PermanentChannelError("recipient unknown"))
+    result = await _ask(client, "I want a human")
+    worker = client.app[OUTBOX]
+
+    await worker.run_once()
+    await worker.run_once()
+
+    assert fake.attempts == 1
+    notice = result.replies[-1]
+    state, meta = await _state(client, notice.id)
+    assert state == "failed"
+    assert meta["delivery_error"] == "recipient unknown"
+    agent = await AgentApi.login(client, "agent1@example.com", "correct horse battery")
+    view = await agent.conversation(result.conversation.id)
+    shown = next(m for m in view["messages"] if m["id"] == notice.id)
+    assert shown["state"] == "failed" and shown["meta"]["delivery_error"] == "recipient unknown"
+
+
+async def test_giving_up_after_max_attempts(
+    aiohttp_client: Any, make_settings, clock: FrozenClock
+) -> None:
+    settings = make_settings(outbox={"max_attempts": 3})
+    await seed(settings.effective_database_url)
+    app = create_app(settings, clock=clock, run_workers=False)
+    fake = FakeChannel()
+    app[CHANNELS].register(fake)
+    client = await aiohttp_client(app)
+    fake.fail_next(*[TransientChannelError("down")] * 5)
+    result = await _ask(client)
+
+    for _ in range(5):
+        await client.app[OUTBOX].run_once()
+        clock.advance(3600)
+
+    assert fake.attempts == 3
+    state, meta = await _state(client, result.replies[0].id)
+    assert state == "failed" and meta["delivery_error"] == "down"
+
+
+async def test_an_adapter_crash_is_retried_not_lost(paused, clock: FrozenClock) -> None:
+    client, fake = paused
+    fake.fail_next(RuntimeError("bug in adapter"))  # type: ignore[arg-type]
+    await _ask(client)
+
+    await client.app[OUTBOX].run_once()
+    clock.advance(600)
+    await client.app[OUTBOX].run_once()
+
+    assert len(fake.sent) == 1
+
+
+async def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease(
+    paused, clock: FrozenClock
+) -> None:
+    client, fake = paused
+    await _ask(client)
+    async with client.app[DB].transaction() as session:  # a worker leases the item, then dies
+        leased = await outbox_repo.claim_due(session, clock.now(), timedelta(seconds=60), 10)
+    assert len(leased) == 1
+
+    assert await client.app[OUTBOX].run_once() == 0  # still leased
+    clock.advance(61)
+    assert await client.app[OUTBOX].run_once() == 1
+    assert len(fake.sent) == 1
+
+
+async def test_replies_survive_a_restart(
+    aiohttp_client: Any, settings: Settings, clock: FrozenClock
+) -> None:
+    await seed(settings.effective_database_url)
+    first = create_app(settings, clock=clock, run_workers=False)
+    first[CHANNELS].register(FakeChannel())
+    client = await aiohttp_client(first)
+    result = await _ask(client)
+    await client.close()  # the process stops before the worker ran
+
+    second = create_app(settings, clock=clock, run_workers=False)
+    fake = FakeChannel()
+    second[CHANNELS].register(fake)
+    client2 = await aiohttp_client(second)
+    await client2.app[OUTBOX].run_once()
+
+    assert [m.touchpoint_id for m in fake.sent] == [result.replies[0].id]
+
+
+async def test_two_workers_deliver_each_item_exactly_once(paused) -> None:
+    client, fake = paused
+    for n in range(20):
+        await _ask(client, address=f"+1555000{n:02d}")
+    app = client.app
+    policy = OutboxPolicy(batch_size=5)
+    workers = [
+        OutboxWorker(app[DB], app[CHANNELS], app[HUB], app[ROUTER].clock, app[METRICS], policy)
+        for _ in range(2)
+    ]
+
+    while sum(await asyncio.gather(*(w.run_once() for w in workers))):
+        pass
+
+    ids = [m.touchpoint_id for m in fake.sent]
+    assert len(ids) == 20 and len(set(ids)) == 20
+    async with app[DB].transaction() as session:
+        backlog = await outbox_repo.backlog(session)
+    assert backlog[OutboxStatus.SENT.value] == 20 and backlog[OutboxStatus.PENDING.value] == 0
+
+
+async def test_a_provider_retry_of_an_inbound_message_is_not_duplicated(paused) -> None:
+    client, fake = paused
+    first = await _ask(client, external_id="SM123")
+    again = await _ask(client, external_id="SM123")
+    await client.app[OUTBOX].run_once()
+
+    assert again.duplicate and again.touchpoint.id == first.touchpoint.id
+    assert len(fake.sent) == 1
