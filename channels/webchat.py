@@ -146,6 +146,19 @@ class WebChatEndpoint:
             await _send_error(state.ws, exc)
         except ConnectionResetError:
             pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The socket boundary: nothing was acknowledged, so the widget keeps the message
+            # and may resend it with the same client_id once we are healthy again.
+            log.exception("webchat_frame_failed")
+            client_id = _client_id_of(data)
+            await _send_error(
+                state.ws,
+                FrameError(
+                    "unavailable", "the message could not be stored; please retry", client_id
+                ),
+            )
 
     async def _hello(self, state: _Socket, frame: dict[str, Any]) -> None:
         if state.visitor is not None:
@@ -174,7 +187,7 @@ class WebChatEndpoint:
                 "history": [views.customer_message(t, names.get(t.agent_id or 0)) for t in items],
             }
         )
-        state.forwarder = asyncio.create_task(_forward(state.subscription, state.ws))
+        state.forwarder = asyncio.create_task(state.subscription.pump(state.ws.send_json))
 
     async def _message(self, state: _Socket, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
@@ -242,22 +255,20 @@ def _parse(data: str) -> dict[str, Any]:
     return frame
 
 
+def _client_id_of(data: str) -> str | None:
+    try:
+        value = json.loads(data).get("client_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and _CLIENT_ID.match(value) else None
+
+
 async def _send_error(ws: web.WebSocketResponse, exc: FrameError) -> None:
     frame: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
     if exc.client_id:
         frame["client_id"] = exc.client_id
     if not ws.closed:
         await ws.send_json(frame)
-
-
-async def _forward(subscription: Subscription, ws: web.WebSocketResponse) -> None:
-    async for event in subscription:
-        if ws.closed:
-            return
-        try:
-            await ws.send_json(event)
-        except ConnectionResetError:
-            return
 
 
 def _static(name: str, content_type: str) -> Any:

@@ -10,7 +10,7 @@ from aiohttp import WSMsgType, web
 
 from console import auth
 from routing.errors import RoutingError
-from routing.hub import CONSOLE, Hub, Subscription
+from routing.hub import CONSOLE, Hub
 from routing.router import Router
 from storage.repos import agents as agent_repo
 
@@ -33,7 +33,7 @@ class ConsoleSocket:
             await ws.close(code=4401, message=b"unauthorized")
             return ws
         subscription = await self._hub.subscribe(CONSOLE)
-        forwarder = asyncio.create_task(_forward(subscription, ws))
+        forwarder = asyncio.create_task(subscription.pump(ws.send_json))
         await ws.send_json(
             {"type": "ready", "agent": {"id": agent.id, "name": agent.name, "email": agent.email}}
         )
@@ -93,13 +93,3 @@ class ConsoleSocket:
         except RoutingError as exc:
             await ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
             return None
-
-
-async def _forward(subscription: Subscription, ws: web.WebSocketResponse) -> None:
-    async for event in subscription:
-        if ws.closed:
-            return
-        try:
-            await ws.send_json(event)
-        except ConnectionResetError:
-            return

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger("switchboard.hub")
@@ -39,6 +39,14 @@ class Subscription:
 
     async def close(self) -> None:
         await self._hub._unsubscribe(self)
+
+    async def pump(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Pass every event to ``send`` until the peer is gone."""
+        async for event in self:
+            try:
+                await send(event)
+            except (ConnectionResetError, RuntimeError):  # closing or closed socket
+                return
 
 
 class Hub:

@@ -110,6 +110,19 @@ class Router:
             if existing is None:
                 raise
             result = existing
+        log.info(
+            "inbound_stored",
+            extra={
+                "fields": {
+                    "channel": msg.channel,
+                    "conversation": result.conversation.id,
+                    "touchpoint": result.touchpoint.id,
+                    "duplicate": result.duplicate,
+                    "status": result.conversation.status.value,
+                    "replies": len(result.replies),
+                }
+            },
+        )
         if result.duplicate:
             self.metrics.duplicates.labels(msg.channel).inc()
         else:
@@ -170,16 +183,13 @@ class Router:
         meta: dict[str, Any] = dict(msg.meta)
         if msg.attachments:
             meta["attachments"] = [a.__dict__ for a in msg.attachments]
-        inbound = await tp_repo.add(
+        inbound = await self._record(
             session,
-            customer_id=customer.id,
-            conversation_id=conv.id,
-            channel=msg.channel,
-            kind=TouchpointKind.MESSAGE,
-            direction=Direction.INBOUND,
-            author_kind=AuthorKind.CUSTOMER,
-            now=now,
-            text=msg.text,
+            conv,
+            TouchpointKind.MESSAGE,
+            Direction.INBOUND,
+            AuthorKind.CUSTOMER,
+            msg.text,
             provider_message_id=msg.external_id,
             delivery_state=DeliveryState.SENT,
             meta=meta,
@@ -273,19 +283,17 @@ class Router:
         meta: dict[str, Any] = {"reason": reason}
         if reply is not None and reply.article_id:
             meta.update(best_article_id=reply.article_id, confidence=reply.confidence)
-        escalation = await tp_repo.add(
+        escalation = await self._record(
             session,
-            customer_id=conv.customer_id,
-            conversation_id=conv.id,
-            channel=conv.channel,
-            kind=TouchpointKind.ESCALATION,
-            direction=Direction.INTERNAL,
-            author_kind=AuthorKind.SYSTEM,
-            now=now,
-            text=f"Escalated to the queue ({reason.replace('_', ' ')})",
+            conv,
+            TouchpointKind.ESCALATION,
+            Direction.INTERNAL,
+            AuthorKind.SYSTEM,
+            f"Escalated to the queue ({reason.replace('_', ' ')})",
             meta=meta,
         )
         self.metrics.escalations.labels(reason).inc()
+        log.info("escalated", extra={"fields": {"conversation": conv.id, "reason": reason}})
         position = await conv_repo.queue_position(session, conv)
         online = await agent_repo.count_online(session, now - self.policy.presence_timeout)
         parts = [say("escalating", conv.locale), say("queued", conv.locale, position=position)]
@@ -356,6 +364,7 @@ class Router:
                 {"agent_id": agent.id},
                 txn,
             )
+        log.info("claimed", extra={"fields": {"conversation": conv.id, "agent": agent.id}})
         if queued_at is not None:
             self.metrics.queue_wait.observe(max((now - queued_at).total_seconds(), 0.0))
         txn.events.append({"type": "queue"})
@@ -420,6 +429,7 @@ class Router:
             await self._send(
                 session, conv, identity, TouchpointKind.SYSTEM, say(key, conv.locale), {}, txn
             )
+        log.info(kind.value, extra={"fields": {"conversation": conv.id, "agent": agent.id}})
         await self._announce(txn)
         return conv
 
@@ -514,17 +524,14 @@ class Router:
             TouchpointKind.AGENT_REPLY: AuthorKind.AGENT,
             TouchpointKind.BOT_ANSWER: AuthorKind.BOT,
         }.get(kind, AuthorKind.SYSTEM)
-        tp = await tp_repo.add(
+        tp = await self._record(
             session,
-            customer_id=conv.customer_id,
-            conversation_id=conv.id,
-            channel=conv.channel,
-            kind=kind,
-            direction=Direction.OUTBOUND,
-            author_kind=author,
+            conv,
+            kind,
+            Direction.OUTBOUND,
+            author,
+            text,
             agent_id=agent.id if agent else None,
-            now=self.clock.now(),
-            text=text,
             delivery_state=DeliveryState.PENDING,
             meta=meta,
         )
@@ -556,23 +563,38 @@ class Router:
         text: str,
         txn: _Txn,
     ) -> Touchpoint:
-        tp = await tp_repo.add(
-            session,
-            customer_id=conv.customer_id,
-            conversation_id=conv.id,
-            channel=conv.channel,
-            kind=kind,
-            direction=Direction.INTERNAL,
-            author_kind=AuthorKind.AGENT,
-            agent_id=agent.id,
-            now=self.clock.now(),
-            text=text,
+        tp = await self._record(
+            session, conv, kind, Direction.INTERNAL, AuthorKind.AGENT, text, agent_id=agent.id
         )
         txn.events += [
             _message_event(tp, agent.name),
             {"type": "conversation", "conversation_id": conv.id},
         ]
         return tp
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        kind: TouchpointKind,
+        direction: Direction,
+        author: AuthorKind,
+        text: str,
+        **fields: Any,
+    ) -> Touchpoint:
+        """A touchpoint on ``conv`` stamped now (the one way the router writes history)."""
+        return await tp_repo.add(
+            session,
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            channel=conv.channel,
+            kind=kind,
+            direction=direction,
+            author_kind=author,
+            now=self.clock.now(),
+            text=text,
+            **fields,
+        )
 
     async def _announce(self, txn: _Txn) -> None:
         if txn.outbox:

@@ -21,7 +21,7 @@ from knowledge_base.service import KnowledgeBase
 from routing.clock import Clock, SystemClock
 from routing.hub import Hub, RedisHub
 from routing.metrics import Metrics
-from routing.outbox import OutboxPolicy, OutboxWorker
+from routing.outbox import OutboxWorker
 from routing.router import Router, RoutingPolicy
 from storage import migrate
 from storage.db import Database
@@ -61,9 +61,7 @@ def create_app(
     kb = app[KB] = KnowledgeBase(db)
     channels = app[CHANNELS] = ChannelRegistry()
     channels.register(WebChatAdapter(hub))
-    outbox = app[OUTBOX] = OutboxWorker(
-        db, channels, hub, clock, metrics_, _outbox_policy(settings)
-    )
+    outbox = app[OUTBOX] = OutboxWorker(db, channels, hub, clock, metrics_, settings.outbox)
     assistant = FaqAssistant(
         kb, default_locale=settings.bot.default_locale, suggestions=settings.bot.suggestions
     )
@@ -138,18 +136,6 @@ def _routing_policy(settings: Settings) -> RoutingPolicy:
         max_misses=settings.bot.max_misses,
         presence_timeout=timedelta(seconds=settings.auth.presence_timeout_seconds),
         default_locale=settings.bot.default_locale,
-    )
-
-
-def _outbox_policy(settings: Settings) -> OutboxPolicy:
-    o = settings.outbox
-    return OutboxPolicy(
-        max_attempts=o.max_attempts,
-        backoff_seconds=o.backoff_seconds,
-        backoff_max_seconds=o.backoff_max_seconds,
-        poll_seconds=o.poll_seconds,
-        lease_seconds=o.lease_seconds,
-        batch_size=o.batch_size,
     )
 
 

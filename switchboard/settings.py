@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from routing.outbox import OutboxPolicy
+
 ENV_PREFIX = "SWITCHBOARD_"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "switchboard.yaml"
 
@@ -63,14 +65,7 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
-class OutboxSettings:
-    max_attempts: int = 10
-    backoff_seconds: float = 2.0
-    backoff_max_seconds: float = 600.0
-    poll_seconds: float = 1.0
-    lease_seconds: float = 60.0
-    batch_size: int = 50
-
+class OutboxSettings(OutboxPolicy):
     def validate(self) -> None:
         _check(self.max_attempts >= 1, "outbox.max_attempts", "must be at least 1")
         _check(self.backoff_seconds > 0, "outbox.backoff_seconds", "must be positive")

@@ -1,0 +1,1 @@
+"""Voice (IVR) call flows: reserved for the Twilio voice channel."""
