@@ -24,13 +24,14 @@ from channels.base import DeliveryReceipt, InboundMessage, OutboundMessage
 from routing import views
 from routing.hub import CONSOLE, Hub, Subscription, customer_topic
 from routing.router import Router
-from storage.models import DeliveryState
+from storage.models import AuthorKind, ConversationStatus, DeliveryState
 
 log = logging.getLogger("switchboard.webchat")
 CHANNEL = "webchat"
 STATIC = Path(__file__).resolve().parent / "static"
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no DB takes them
 _FRAME_FIELDS = {
     "hello": {"visitor_id", "locale"},
     "message": {"client_id", "text"},
@@ -79,6 +80,7 @@ class _Socket:
     ws: web.WebSocketResponse
     visitor: str | None = None
     conversation_id: int | None = None
+    status: ConversationStatus | None = None
     locale: str | None = None
     subscription: Subscription | None = None
     forwarder: asyncio.Task[None] | None = None
@@ -173,6 +175,7 @@ class WebChatEndpoint:
         state.visitor = visitor
         conv, items, names = await self._router.customer_timeline(CHANNEL, visitor)
         state.conversation_id = conv.id if conv else None
+        state.status = conv.status if conv else None
         await state.ws.send_json(
             {
                 "type": "welcome",
@@ -196,6 +199,10 @@ class WebChatEndpoint:
         text = frame.get("text")
         if not isinstance(text, str):
             raise FrameError("bad_text", "text must be a string", client_id)
+        if _UNSTORABLE.search(text):
+            raise FrameError(
+                "bad_text", "text contains a NUL or an unpaired surrogate character", client_id
+            )
         text = text.strip()
         if not text:
             raise FrameError("empty_message", "the message is empty", client_id)
@@ -206,6 +213,10 @@ class WebChatEndpoint:
                 client_id,
             )
         assert state.visitor is not None
+        # Show the bot "typing" while it works; sent before the reply can possibly arrive.
+        bot_turn = state.status in (None, ConversationStatus.BOT, ConversationStatus.CLOSED)
+        if bot_turn:
+            await state.ws.send_json({"type": "typing", "author": "bot", "on": True})
         result = await self._router.handle_inbound(
             InboundMessage(
                 channel=CHANNEL,
@@ -217,6 +228,7 @@ class WebChatEndpoint:
             )
         )
         state.conversation_id = result.conversation.id
+        state.status = result.conversation.status
         await state.ws.send_json(
             {
                 "type": "ack",
@@ -224,15 +236,18 @@ class WebChatEndpoint:
                 "message": views.customer_message(result.touchpoint),
             }
         )
-        if result.replies and any(r.author_kind.value == "bot" for r in result.replies):
-            await state.ws.send_json({"type": "typing", "author": "bot", "on": True})
+        if bot_turn and not any(r.author_kind is AuthorKind.BOT for r in result.replies):
+            # A duplicate, an escalation, or the humans have it: the bot will not speak.
+            await state.ws.send_json({"type": "typing", "author": "bot", "on": False})
 
     async def _delivered(self, state: _Socket, frame: dict[str, Any]) -> None:
         ids = frame.get("ids")
         if (
             not isinstance(ids, list)
             or len(ids) > 500
-            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+            or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= 2**62 for i in ids
+            )
         ):
             raise FrameError("bad_ids", "ids must be a list of at most 500 message ids")
         assert state.visitor is not None
@@ -247,7 +262,7 @@ def _parse(data: str) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = frame.get("type")
-    if kind not in _FRAME_FIELDS:
+    if not isinstance(kind, str) or kind not in _FRAME_FIELDS:
         raise FrameError("unknown_type", f"unknown frame type {kind!r}")
     unknown = sorted(set(frame) - _FRAME_FIELDS[kind] - {"type"})
     if unknown:

@@ -885,7 +885,9 @@
     appendBubble(node, false);
     applyEarlyStatus(message.id);
     if (message.author !== "customer") {
-      setRemoteTyping(message.author, false);
+      // A bot turn can end with a system notice instead of an answer (an escalation): that ends
+      // the bot's "typing" too, or the indicator would linger until its 20 s timeout.
+      setRemoteTyping(message.author === "agent" ? "agent" : "bot", false);
       queueDelivered(message.id);
       if (!state.open) {
         state.unread += 1;

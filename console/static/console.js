@@ -39,6 +39,7 @@
     loading: false,
     liveBuffer: [], // live messages that arrived while the open conversation was (re)loading
     drafts: new Map(), // conversation id -> unsent reply text, kept when switching conversations
+    deliveries: new Map(), // message id (string) -> latest delivery state from the socket
     sending: false,
     ws: null,
     wsAttempt: 0,
@@ -254,6 +255,7 @@
     state.mine = [];
     state.unread.clear();
     state.drafts.clear();
+    state.deliveries.clear();
     closeConversationView();
     $("queue-list").replaceChildren();
     $("mine-list").replaceChildren();
@@ -758,8 +760,9 @@
       h("div", { class: "entry-text", dir: "auto" }, message.text == null ? "" : String(message.text))
     );
     if (kind === "bot_answer") entry.append(botMeta(message.meta || {}));
-    if (kind === "agent_reply" && message.state) {
-      entry.append(h("div", { class: "entry-state", "data-state": message.state }, stateLabel(message.state)));
+    const delivery = furthestState(message.state, state.deliveries.get(String(message.id)));
+    if (kind === "agent_reply" && delivery) {
+      entry.append(h("div", { class: "entry-state", "data-state": delivery }, stateLabel(delivery)));
     }
     return entry;
   }
@@ -794,8 +797,19 @@
     ]);
   }
 
+  const DELIVERY_RANK = { pending: 0, failed: 1, sent: 1, delivered: 2, read: 3 };
+
+  /** Delivery states only move forward: a late or stale "pending" must not undo "delivered". */
+  function furthestState(current, next) {
+    if (!next) return current;
+    if (!current) return next;
+    const a = DELIVERY_RANK[current] ?? -1;
+    const b = DELIVERY_RANK[next] ?? -1;
+    return b >= a ? next : current;
+  }
+
   function stateLabel(value) {
-    return { sent: "Sent ✓", delivered: "Delivered ✓✓", read: "Read ✓✓", failed: "Not delivered" }[value] || String(value);
+    return { pending: "Sending…", sent: "Sent ✓", delivered: "Delivered ✓✓", read: "Read ✓✓", failed: "Not delivered" }[value] || String(value);
   }
 
   // ------------------------------------------------------------------ actions on the open conversation
@@ -1024,6 +1038,12 @@
       case "typing":
         if (String(frame.conversation_id) === state.openId) setCustomerTyping(!!frame.on);
         break;
+      case "delivery":
+        onDeliveryEvent(frame.touchpoint_id, frame.state);
+        break;
+      case "presence":
+        refreshQueue(); // an agent came or went: the queue answer carries agents_online
+        break;
       case "error":
         if (/auth|token|unauthori[sz]ed|expired/i.test(String(frame.code || ""))) verifySession();
         break;
@@ -1048,6 +1068,25 @@
       markUnread(id);
     }
     updatePreview(id, message);
+  }
+
+  /**
+   * The delivery state of an outbound message changed (the outbox sent it, the customer's widget
+   * received it). It may arrive before the reply's own POST answer or message event, so it is
+   * remembered and renderEntry() shows whichever state is further along.
+   */
+  function onDeliveryEvent(rawId, value) {
+    if (rawId == null || !value) return;
+    const id = String(rawId);
+    state.deliveries.delete(id);
+    state.deliveries.set(id, value);
+    if (state.deliveries.size > 500) state.deliveries.delete(state.deliveries.keys().next().value);
+    const node = state.entries.get(id);
+    const marker = node && node.querySelector(".entry-state");
+    if (!marker) return;
+    const shown = furthestState(marker.dataset.state, value);
+    marker.dataset.state = shown;
+    marker.textContent = stateLabel(shown);
   }
 
   // ------------------------------------------------------------------ start
