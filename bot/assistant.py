@@ -51,4 +51,10 @@ class BotReply:
 
 
 class Assistant(Protocol):
+    """``does_io`` tells the router whether ``respond`` may wait on the network (Rasa does, the
+    embedded FAQ bot does not): only an assistant without I/O is asked inside the transaction
+    that stores the message."""
+
+    does_io: bool
+
     async def respond(self, context: BotContext) -> BotReply: ...

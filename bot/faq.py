@@ -13,6 +13,8 @@ from knowledge_base.text import detect_language
 class FaqAssistant:
     """Answers from the knowledge base; its confidence is the best article's similarity."""
 
+    does_io = False  # in-memory search only
+
     def __init__(
         self, kb: KnowledgeBase, *, default_locale: str = "en", suggestions: int = 2
     ) -> None:

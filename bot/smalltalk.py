@@ -102,6 +102,12 @@ _SMALLTALK: dict[Intent, tuple[str, ...]] = {
         "بدرود",
     ),
 }
+# A question *about* reaching people ("when can I talk to a person?", "what time are your
+# staff available?") is an FAQ (opening hours, contact channels), not a request for one now.
+_ASKS_ABOUT_HOURS = re.compile(
+    r"\b(?:when|what time|which hours|opening hours|hours|available)\b"
+    r"|กี่โมง|เวลาไหน|เวลาทำการ|ช่องทางไหน|几点|什么时候|营业时间|چه ساعتی|چه زمانی|ساعت کاری"
+)
 _STRIP = re.compile(r"[\s!?.,。！？،؟~]+")
 _THAI_PARTICLES = re.compile(r"(ครับ|ค่ะ|คะ|นะ|จ้า)+$")
 
@@ -118,7 +124,9 @@ def classify(text: str) -> Intent | None:
     key = _key(text)
     if not key:
         return None
-    if _HANDOFF_EN.search(key) or any(p in key for p in _HANDOFF_OTHER):
+    if (
+        _HANDOFF_EN.search(key) or any(p in key for p in _HANDOFF_OTHER)
+    ) and not _ASKS_ABOUT_HOURS.search(key):
         return Intent.HANDOFF
     if key in _LOOKUP:
         return _LOOKUP[key]

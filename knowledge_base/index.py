@@ -52,32 +52,29 @@ class SearchIndex:
                     doc_features.append(feats)
                     owner.append(position)
         vocabulary: dict[str, int] = {}
-        df: dict[int, int] = {}
-        for feats in doc_features:
-            for name in feats:
-                column = vocabulary.setdefault(name, len(vocabulary))
-                df[column] = df.get(column, 0) + 1
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[float] = []
+        for row, feats in enumerate(doc_features):
+            for name, count in feats.items():
+                rows.append(row)
+                cols.append(vocabulary.setdefault(name, len(vocabulary)))
+                counts.append(count)
         n_docs = max(len(doc_features), 1)
         self._vocabulary = vocabulary
         self._unseen_idf = math.log(1 + n_docs) + 1.0
-        self._idf = np.ones(len(vocabulary), dtype=np.float32)
-        for column, count in df.items():
-            self._idf[column] = math.log((1 + n_docs) / (1 + count)) + 1.0
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        for row, feats in enumerate(doc_features):
-            weights = {
-                vocabulary[n]: (1 + math.log(c)) * self._idf[vocabulary[n]]
-                for n, c in feats.items()
-            }
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for column, weight in weights.items():
-                rows.append(row)
-                cols.append(column)
-                vals.append(weight / norm)
+        # Smoothed idf and sublinear tf, each row L2-normalised: cosine = one dot product.
+        row_ids = np.asarray(rows, dtype=np.int64)
+        col_ids = np.asarray(cols, dtype=np.int64)
+        df = np.bincount(col_ids, minlength=len(vocabulary))
+        self._idf = (np.log((1 + n_docs) / (1 + df)) + 1.0).astype(np.float32)
+        weights = (1 + np.log(np.asarray(counts, dtype=np.float32))) * self._idf[col_ids]
+        norms = np.sqrt(
+            np.bincount(row_ids, weights=weights * weights, minlength=len(doc_features))
+        )
+        values = weights / np.where(norms > 0, norms, 1.0)[row_ids]
         self._matrix = sparse.csc_matrix(
-            (np.asarray(vals, dtype=np.float32), (rows, cols)),
+            (values.astype(np.float32), (row_ids, col_ids)),
             shape=(len(doc_features), len(vocabulary)),
         )
         self._owner = np.asarray(owner, dtype=np.int64)

@@ -85,6 +85,7 @@ class KnowledgeBase:
         for start in range(0, total, BATCH):
             batch = articles[start : start + BATCH]
             async with self._db.transaction() as session:
+                await article_repo.preload(session, sorted({a["id"] for a in batch}))
                 for article in batch:
                     counts[await article_repo.upsert(session, article, now)] += 1
                 if counts["created"] or counts["updated"]:

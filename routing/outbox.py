@@ -133,75 +133,80 @@ class OutboxWorker:
 
     async def _record(self, outcomes: list[_Outcome]) -> None:
         now = self._clock.now()
+        sent = [o for o in outcomes if o.receipt is not None]
+        failed = [o for o in outcomes if o.receipt is None and self._gives_up(o)]
+        retry = [o for o in outcomes if o.receipt is None and not self._gives_up(o)]
         events: list[dict[str, Any]] = []
         async with self._db.transaction() as session:
-            for o in outcomes:
-                item = o.item
-                if o.receipt is not None:
-                    await outbox_repo.finish(session, item.id, status=OutboxStatus.SENT, now=now)
+            if sent:
+                # The common case is a whole batch delivered: a few statements, not a few per item.
+                await outbox_repo.mark_sent(session, [o.item.id for o in sent], now)
+                for state in {o.receipt.state for o in sent if o.receipt}:
+                    ids = [
+                        o.item.touchpoint_id for o in sent if o.receipt and o.receipt.state is state
+                    ]
                     changed = await tp_repo.set_delivery_state(
-                        session,
-                        [item.touchpoint_id],
-                        o.receipt.state,
-                        only_from=[DeliveryState.PENDING],
+                        session, ids, state, only_from=[DeliveryState.PENDING]
                     )
-                    tp = await tp_repo.get(session, item.touchpoint_id)
-                    if tp is not None and o.receipt.provider_message_id:
-                        tp.provider_message_id = o.receipt.provider_message_id
-                    result, state = "sent", o.receipt.state if changed else None
-                elif o.permanent or item.attempts >= self._policy.max_attempts:
-                    await outbox_repo.finish(
-                        session, item.id, status=OutboxStatus.FAILED, now=now, error=o.error
-                    )
-                    await tp_repo.set_delivery_state(
-                        session, [item.touchpoint_id], DeliveryState.FAILED
-                    )
-                    tp = await tp_repo.get(session, item.touchpoint_id)
-                    if tp is not None:
-                        tp.meta = {**(tp.meta or {}), "delivery_error": o.error}
-                    result, state = "failed", DeliveryState.FAILED
-                    log.warning(
-                        "outbox_failed",
-                        extra={
-                            "fields": {"item": item.id, "channel": item.channel, "error": o.error}
-                        },
-                    )
-                else:
-                    delay = self._backoff(item.attempts, o.retry_after)
-                    await outbox_repo.finish(
-                        session,
-                        item.id,
-                        status=OutboxStatus.PENDING,
-                        now=now,
-                        error=o.error,
-                        next_attempt_at=now + timedelta(seconds=delay),
-                    )
-                    result, state = "retry", None
-                    log.info(
-                        "outbox_retry",
-                        extra={
-                            "fields": {
-                                "item": item.id,
-                                "attempt": item.attempts,
-                                "delay": round(delay, 1),
-                            }
-                        },
-                    )
-                self._metrics.outbox_deliveries.labels(item.channel, result).inc()
-                if result == "sent":
-                    self._metrics.messages.labels(item.channel, "outbound").inc()
-                if state is not None:
-                    events.append(
-                        {
-                            "type": "delivery",
-                            "touchpoint_id": item.touchpoint_id,
-                            "state": state.value,
+                    events += [_delivery_event(tp_id, state) for tp_id in changed]
+                for o in sent:
+                    if o.receipt and o.receipt.provider_message_id:
+                        await tp_repo.set_provider_id(
+                            session, o.item.touchpoint_id, o.receipt.provider_message_id
+                        )
+            for o in failed:
+                await outbox_repo.finish(
+                    session, o.item.id, status=OutboxStatus.FAILED, now=now, error=o.error
+                )
+                await tp_repo.set_delivery_state(
+                    session, [o.item.touchpoint_id], DeliveryState.FAILED
+                )
+                tp = await tp_repo.get(session, o.item.touchpoint_id)
+                if tp is not None:
+                    tp.meta = {**(tp.meta or {}), "delivery_error": o.error}
+                events.append(_delivery_event(o.item.touchpoint_id, DeliveryState.FAILED))
+                log.warning(
+                    "outbox_failed",
+                    extra={
+                        "fields": {"item": o.item.id, "channel": o.item.channel, "error": o.error}
+                    },
+                )
+            for o in retry:
+                delay = self._backoff(o.item.attempts, o.retry_after)
+                await outbox_repo.finish(
+                    session,
+                    o.item.id,
+                    status=OutboxStatus.PENDING,
+                    now=now,
+                    error=o.error,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                )
+                log.info(
+                    "outbox_retry",
+                    extra={
+                        "fields": {
+                            "item": o.item.id,
+                            "attempt": o.item.attempts,
+                            "delay": round(delay, 1),
                         }
-                    )
+                    },
+                )
+        for group, result in ((sent, "sent"), (failed, "failed"), (retry, "retry")):
+            for o in group:
+                self._metrics.outbox_deliveries.labels(o.item.channel, result).inc()
+                if result == "sent":
+                    self._metrics.messages.labels(o.item.channel, "outbound").inc()
         for event in events:
             await self._hub.publish(CONSOLE, event)
+
+    def _gives_up(self, outcome: _Outcome) -> bool:
+        return outcome.permanent or outcome.item.attempts >= self._policy.max_attempts
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
         base = self._policy.backoff_seconds * (2 ** max(attempts - 1, 0))
         delay = min(self._policy.backoff_max_seconds, base) * random.uniform(0.8, 1.0)
         return max(delay, retry_after or 0.0)
+
+
+def _delivery_event(touchpoint_id: int, state: DeliveryState) -> dict[str, Any]:
+    return {"type": "delivery", "touchpoint_id": touchpoint_id, "state": state.value}

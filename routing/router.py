@@ -94,9 +94,10 @@ class Router:
 
     async def handle_inbound(self, msg: InboundMessage) -> InboundResult:
         started = time.perf_counter()
-        # The bot may call out (Rasa over HTTP): ask it before the write transaction, never
-        # inside it, and only when the conversation is not already with the humans.
-        reply = await self._ask_bot_first(msg)
+        # A bot that calls out (Rasa over HTTP) is asked before the write transaction, never
+        # inside it, and only when the conversation is not already with the humans. One that
+        # does no I/O is asked inside it, which saves a transaction per message.
+        reply = await self._ask_bot_first(msg) if self.assistant.does_io else None
         txn = _Txn()
         try:
             async with self.db.transaction() as session:
@@ -198,7 +199,7 @@ class Router:
         result = InboundResult(duplicate=False, touchpoint=inbound, conversation=conv)
         txn.events.append(_message_event(inbound))
         if conv.status is ConversationStatus.BOT:
-            if reply is None:  # handed back to the bot since we looked: ask it now
+            if reply is None:  # an in-process bot, or handed back to the bot since we looked
                 reply = await self.assistant.respond(
                     BotContext(msg.text, conv.id, customer.id, msg.channel, conv.locale)
                 )

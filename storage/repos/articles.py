@@ -36,6 +36,11 @@ async def upsert(session: AsyncSession, data: dict[str, Any], now: datetime) -> 
     return "updated"
 
 
+async def preload(session: AsyncSession, article_ids: list[str]) -> None:
+    """Load a batch into the session in one query, so ``upsert`` finds them without one each."""
+    await session.execute(select(Article).where(Article.id.in_(article_ids)))
+
+
 async def all_articles(session: AsyncSession) -> list[Article]:
     rows = await session.execute(select(Article).order_by(Article.id, Article.locale))
     return list(rows.scalars())

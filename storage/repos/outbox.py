@@ -85,6 +85,16 @@ async def finish(
     )
 
 
+async def mark_sent(session: AsyncSession, item_ids: list[int], now: datetime) -> None:
+    """One statement for a whole delivered batch."""
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(item_ids))
+        .values(status=OutboxStatus.SENT, locked_until=None, last_error=None, sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def backlog(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(OutboxItem.status, func.count()).group_by(OutboxItem.status)

@@ -147,3 +147,14 @@ async def set_delivery_state(
 
 async def get(session: AsyncSession, touchpoint_id: int) -> Touchpoint | None:
     return await session.get(Touchpoint, touchpoint_id)
+
+
+async def set_provider_id(
+    session: AsyncSession, touchpoint_id: int, provider_message_id: str
+) -> None:
+    await session.execute(
+        update(Touchpoint)
+        .where(Touchpoint.id == touchpoint_id)
+        .values(provider_message_id=provider_message_id)
+        .execution_options(synchronize_session=False)
+    )
