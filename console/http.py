@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from routing.errors import RoutingError
 from storage.db import RecordNotFound
 
 log = logging.getLogger("switchboard.http")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -32,7 +34,11 @@ async def read_json(
     request: web.Request, fields: dict[str, type | tuple[type, ...]], required: set[str]
 ) -> dict[str, Any]:
     """The request's JSON object, checked for unknown, missing and mistyped fields."""
-    if request.content_type not in ("application/json", ""):
+    # aiohttp reports a missing Content-Type as application/octet-stream: look at the header.
+    if (
+        request.headers.get("Content-Type", "").strip()
+        and request.content_type != "application/json"
+    ):
         raise UnsupportedMediaType("unsupported_media_type", "send the body as application/json")
     raw = await request.read()
     try:
@@ -61,7 +67,16 @@ async def read_json(
             isinstance(value, bool) and bool not in _as_tuple(expected)
         ):
             raise BadRequest("bad_field", f"field {name} has the wrong type")
+        if isinstance(value, str) and not storable_text(value):
+            raise BadRequest(
+                "bad_field", f"field {name} contains a NUL or an unpaired surrogate character"
+            )
     return body
+
+
+def storable_text(text: str) -> bool:
+    """False for text no database column takes: NUL characters and unpaired surrogates."""
+    return "\x00" not in text and not _SURROGATE.search(text)
 
 
 def _as_tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -8,6 +8,7 @@ idempotency key where the provider supports one).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -83,10 +84,11 @@ class OutboxWorker:
                 log.exception("outbox_cycle_failed")
                 done = 0
             if done < self._policy.batch_size:
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), self._policy.poll_seconds)
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that lands as the event is set, and shutdown would then hang.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._policy.poll_seconds):
+                        await self._wakeup.wait()
                 self._wakeup.clear()
 
     async def run_once(self) -> int:

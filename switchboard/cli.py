@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from channels.errors import SwitchboardError
 from switchboard.settings import Settings, SettingsError, load_settings
 
@@ -76,7 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from switchboard.serve import serve
 
             return serve(settings, host=args.host, port=args.port)
-        return asyncio.run(_run(args, settings))
+        try:
+            return asyncio.run(_run(args, settings))
+        except (OSError, OperationalError, InterfaceError) as exc:
+            # The database cannot be reached or opened: say so in one line, no traceback.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"switchboard: cannot use the database: {reason}", file=sys.stderr)
+            return 1
     except SwitchboardError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,8 @@ import yaml
 from routing.outbox import OutboxPolicy
 
 ENV_PREFIX = "SWITCHBOARD_"
+# Variables the test suite reads (SWITCHBOARD_TEST_DATABASE_URL, ...); never settings.
+TEST_ENV_PREFIX = ENV_PREFIX + "TEST_"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "switchboard.yaml"
 
 
@@ -153,12 +155,18 @@ def load_settings(
     """Read the YAML file (default ``config/switchboard.yaml``), apply environment and overrides."""
     env = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
-    file = Path(path) if path else Path(env.get(ENV_PREFIX + "CONFIG", "") or DEFAULT_CONFIG)
-    if path or file.exists():
+    chosen = path or env.get(ENV_PREFIX + "CONFIG", "")
+    file = Path(chosen) if chosen else DEFAULT_CONFIG
+    # A file someone asked for must exist; only the default one may be absent.
+    if chosen or file.exists():
         try:
             loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(f"config file {file}: not found") from None
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"config file {file}: not UTF-8 (byte {exc.start})") from None
+        except OSError as exc:
+            raise SettingsError(f"config file {file}: cannot read ({exc.strerror})") from None
         except yaml.YAMLError as exc:
             raise SettingsError(f"config file {file}: invalid YAML ({_first_line(exc)})") from None
         if loaded is not None and not isinstance(loaded, dict):
@@ -166,6 +174,8 @@ def load_settings(
         raw = dict(loaded or {})
     for key, value in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        if key.startswith(TEST_ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX) :].lower()
         if "__" in name:
@@ -228,6 +238,11 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
                 raise ValueError
             return float(str(value).strip())
         if hint is str:
+            if isinstance(value, bool):
+                # YAML reads a bare no/yes/on/off as a boolean (a locale "no" included).
+                raise SettingsError(
+                    f"setting {name}: expected text, got the YAML boolean {value!r}; quote it"
+                )
             if isinstance(value, dict | list):
                 raise ValueError
             return "" if value is None else str(value)

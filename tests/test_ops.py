@@ -1,0 +1,162 @@
+"""What operators and tools see: health check, Prometheus metrics, the API description, and
+the front page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import ChannelRegistry
+from routing.clock import FrozenClock
+from routing.hub import Hub
+from routing.metrics import Metrics
+from routing.outbox import OutboxPolicy, OutboxWorker
+from storage.db import Database
+from tests.helpers import WAIT, AgentApi, ChatClient, eventually
+
+
+async def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of GET /metrics, keyed by name and sorted labels."""
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert resp.content_type == "text/plain"
+    text = await resp.text()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+INBOUND = ("switchboard_messages_total", (("channel", "webchat"), ("direction", "inbound")))
+QUEUE = ("switchboard_queue_length", ())
+
+
+async def test_healthz_reports_the_database_ok(client: TestClient) -> None:
+    resp = await client.get("/healthz")
+
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["kb_articles"] > 0
+
+
+async def test_metrics_count_inbound_chat_messages_and_bot_outcomes(
+    client: TestClient, chat: ChatClient
+) -> None:
+    before = await samples(client)
+    await chat.connect()
+    await chat.say("How long does shipping take?")
+    await chat.reply()
+
+    after = await samples(client)
+
+    assert after[INBOUND] == before.get(INBOUND, 0) + 1
+    outcomes = {
+        labels: value
+        for (name, labels), value in after.items()
+        if name == "switchboard_bot_outcomes_total"
+    }
+    assert outcomes == {(("outcome", "answered"),): 1.0}
+
+
+async def test_metrics_show_the_queue_length_after_an_escalation(
+    client: TestClient, chat: ChatClient, agent1: AgentApi
+) -> None:
+    assert (await samples(client))[QUEUE] == 0
+    await chat.connect()
+    await chat.say("I want to talk to a person")
+    await chat.reply()
+
+    queued = await samples(client)
+    await agent1.claim_next()
+    claimed = await samples(client)
+
+    assert queued[QUEUE] == 1
+    assert queued[("switchboard_escalations_total", (("reason", "customer_request"),))] == 1
+    assert claimed[QUEUE] == 0
+
+
+async def test_metrics_show_the_outbox_items_by_status(
+    client: TestClient, chat: ChatClient
+) -> None:
+    await chat.connect()
+    await chat.say("How long does shipping take?")
+    await chat.reply()
+
+    async def delivered() -> bool:
+        sent = ("switchboard_outbox_items", (("status", "sent"),))
+        return (await samples(client)).get(sent, 0.0) >= 1
+
+    assert await eventually(delivered)
+    statuses = {
+        dict(labels)["status"]
+        for (name, labels) in await samples(client)
+        if name == "switchboard_outbox_items"
+    }
+    assert {"pending", "sent", "failed"} <= statuses
+
+
+async def test_openapi_json_describes_the_staff_api(client: TestClient) -> None:
+    resp = await client.get("/api/v1/openapi.json")
+
+    assert resp.status == 200
+    assert resp.content_type == "application/json"
+    spec = json.loads(await resp.text())
+    assert spec["openapi"].startswith("3.")
+    assert "/api/v1/queue" in spec["paths"]
+    assert "get" in spec["paths"]["/api/v1/queue"]
+    assert "/api/v1/auth/login" in spec["paths"]
+
+
+async def test_the_front_page_redirects_to_the_chat_demo(client: TestClient) -> None:
+    resp = await client.get("/", allow_redirects=False)
+    followed = await client.get("/")
+
+    assert resp.status == 302
+    assert resp.headers["Location"] == "/chat/"
+    assert followed.status == 200 and followed.content_type == "text/html"
+    assert str(followed.url).endswith("/chat/")
+
+
+class _SignallingDatabase(Database):
+    """A database that announces the end of each transaction."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.idle = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with super().transaction() as session:
+            yield session
+        self.idle.set()
+
+
+async def test_the_outbox_worker_stops_when_shut_down_just_as_it_is_woken(
+    database_url: str,
+) -> None:
+    db = _SignallingDatabase(database_url)
+    worker = OutboxWorker(
+        db, ChannelRegistry(), Hub(), FrozenClock(), Metrics(), OutboxPolicy(poll_seconds=30)
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await db.idle.wait()  # the first cycle found nothing to send: the worker now idles
+        worker.wake()  # a reply was just stored ...
+        task.cancel()  # ... as the server shuts down
+
+        done, _ = await asyncio.wait({task}, timeout=WAIT)
+
+        assert task in done and task.cancelled()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await db.dispose()
