@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -84,25 +85,32 @@ def features(text: str) -> Counter[str]:
     inflection); Chinese and Japanese runs give character 1–3-grams and Thai runs 2–4-grams,
     which match without a word segmenter.
     """
-    out: Counter[str] = Counter()
+    # Collected in a list and counted once (Counter(list) runs in C); a word's features are
+    # cached, since the same words recur across thousands of phrasings.
+    out: list[str] = []
     for run in _RUN.findall(normalize(text)):
-        for chunk in _split_scripts(run):
-            if _NO_SPACE_SCRIPT.fullmatch(chunk):
-                # A Chinese character is a word-like unit; a Thai letter is not.
-                sizes = (2, 3, 4) if _THAI.match(chunk) else (1, 2, 3)
-                for n in sizes:
-                    for i in range(len(chunk) - n + 1):
-                        out["n:" + chunk[i : i + n]] += 1
-                if len(chunk) < sizes[0]:
-                    out["n:" + chunk] += 1
-                continue
-            if chunk not in STOPWORDS:
-                out["w:" + chunk] += 1
-            padded = f" {chunk} "
-            for n in (3, 4, 5):
-                for i in range(len(padded) - n + 1):
-                    out["c:" + padded[i : i + n]] += 1
-    return out
+        for chunk in _split_scripts(run) if _NO_SPACE_SCRIPT.search(run) else (run,):
+            out += _chunk_features(chunk)
+    return Counter(out)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _chunk_features(chunk: str) -> tuple[str, ...]:
+    out: list[str] = []
+    if _NO_SPACE_SCRIPT.fullmatch(chunk):
+        # A Chinese character is a word-like unit; a Thai letter is not.
+        sizes = (2, 3, 4) if _THAI.match(chunk) else (1, 2, 3)
+        for n in sizes:
+            out += ["n:" + chunk[i : i + n] for i in range(len(chunk) - n + 1)]
+        if len(chunk) < sizes[0]:
+            out.append("n:" + chunk)
+        return tuple(out)
+    if chunk not in STOPWORDS:
+        out.append("w:" + chunk)
+    padded = f" {chunk} "
+    for n in (3, 4, 5):
+        out += ["c:" + padded[i : i + n] for i in range(len(padded) - n + 1)]
+    return tuple(out)
 
 
 def _split_scripts(run: str) -> list[str]:

@@ -142,6 +142,16 @@ def test_the_environment_wins_over_the_file_and_keeps_the_rest_of_its_section(
     assert settings.bot.default_locale == "th"
 
 
+def test_the_test_suites_own_variables_are_not_settings(empty_file: Path) -> None:
+    environ = {
+        "SWITCHBOARD_TEST_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/test",
+        "SWITCHBOARD_TEST_BACKENDS": "sqlite",
+        "SWITCHBOARD_PORT": "9301",
+    }
+
+    assert load_settings(empty_file, environ=environ).port == 9301
+
+
 def test_switchboard_config_in_the_environment_picks_the_file(tmp_path: Path) -> None:
     file = write(tmp_path, "other.yaml", "port: 9300\n")
 
@@ -181,6 +191,7 @@ def test_switchboard_config_in_the_environment_picks_the_file(tmp_path: Path) ->
         pytest.param(
             "", {"SWITCHBOARD_REDIS_URL": "localhost:6379"}, "redis_url", id="redis-url-scheme"
         ),
+        pytest.param("bot:\n  default_locale: no\n", {}, "bot.default_locale", id="yaml-no"),
     ],
 )
 def test_a_bad_setting_is_a_one_line_error_naming_it(
