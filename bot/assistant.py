@@ -31,6 +31,7 @@ class SuggestedArticle:
     locale: str
     title: str
     score: float
+    summary: str = ""  # the start of the article, for channels without links (email)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class BotReply:
     locale: str = "en"
     article_id: str | None = None
     article_locale: str | None = None
+    article_title: str | None = None
     suggestions: tuple[SuggestedArticle, ...] = field(default_factory=tuple)
 
     @property

@@ -41,7 +41,9 @@ class FaqAssistant:
             seen.add(match.article.id)
             variant = self._variant(match.article, locale)
             suggestions.append(
-                SuggestedArticle(variant.id, variant.locale, variant.title, match.score)
+                SuggestedArticle(
+                    variant.id, variant.locale, variant.title, match.score, summary(variant.body)
+                )
             )
         return BotReply(
             intent=Intent.FAQ,
@@ -50,6 +52,7 @@ class FaqAssistant:
             locale=locale,
             article_id=article.id,
             article_locale=article.locale,
+            article_title=article.title,
             suggestions=tuple(suggestions),
         )
 
@@ -58,3 +61,13 @@ class FaqAssistant:
         if article.locale == locale:
             return article
         return self._kb.index.get(article.id, locale) or article
+
+
+def summary(body: str, limit: int = 280) -> str:
+    """The article's first words up to ``limit`` characters, cut at a word where there is one."""
+    text = " ".join(body.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:") + "…"

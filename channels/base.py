@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from channels.errors import (
@@ -20,6 +20,7 @@ __all__ = [
     "ChannelAdapter",
     "ChannelError",
     "ChannelRegistry",
+    "ChannelTraits",
     "DeliveryReceipt",
     "InboundMessage",
     "OutboundMessage",
@@ -32,10 +33,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file that came with a message. ``data`` is None when it was over the size limit
+    (``omitted``): it is still listed so nobody thinks the customer sent nothing."""
+
     name: str
     content_type: str
     size: int
     url: str | None = None
+    data: bytes | None = None
+    omitted: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Suggestion:
 
     article_id: str
     title: str
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,10 @@ class InboundMessage:
     external_id: str | None = None
     display_name: str | None = None
     locale: str | None = None
-    thread_ref: str | None = None
+    thread_ref: str | None = None  # a conversation reference the customer quoted ("[#A1B2]")
+    thread_ids: tuple[str, ...] = ()  # provider ids of earlier messages this one answers
+    subject: str | None = None
+    automatic: str | None = None  # why this was sent by a machine (auto-reply, bounce, list)
     attachments: tuple[Attachment, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -83,6 +93,23 @@ class DeliveryReceipt:
     state: DeliveryState = DeliveryState.SENT
 
 
+@dataclass(frozen=True)
+class ChannelTraits:
+    """How the router treats a channel's conversations.
+
+    Live channels (chat, messengers) have one open conversation per customer and show agent
+    events ("Ana joined"). Threaded ones (email) thread by ``thread_ref``/``thread_ids`` instead,
+    acknowledge each new conversation once, send the customer only answers to what they wrote,
+    and send at most one automatic reply per address per ``auto_reply_window`` (RFC 3834).
+    """
+
+    live: bool = True
+    threaded: bool = False
+    acknowledges: bool = False
+    max_misses: int | None = None  # None: the bot's setting
+    auto_reply_window: timedelta | None = None
+
+
 @runtime_checkable
 class ChannelAdapter(Protocol):
     """The outbound half of a channel. ``send`` raises a ChannelError subclass on failure."""
@@ -97,11 +124,17 @@ class ChannelRegistry:
 
     def __init__(self) -> None:
         self._adapters: dict[str, ChannelAdapter] = {}
+        self._traits: dict[str, ChannelTraits] = {}
 
-    def register(self, adapter: ChannelAdapter) -> None:
+    def register(self, adapter: ChannelAdapter, traits: ChannelTraits | None = None) -> None:
         if adapter.name in self._adapters:
             raise ValueError(f"channel {adapter.name} registered twice")
         self._adapters[adapter.name] = adapter
+        self._traits[adapter.name] = traits or ChannelTraits()
+
+    def traits(self, name: str) -> ChannelTraits:
+        """A channel's traits; an unknown channel is treated as a live one."""
+        return self._traits.get(name, DEFAULT_TRAITS)
 
     def get(self, name: str) -> ChannelAdapter:
         try:
@@ -111,3 +144,6 @@ class ChannelRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._adapters)
+
+
+DEFAULT_TRAITS = ChannelTraits()

@@ -6,13 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp.helpers import content_disposition_header
 
 from console import auth
-from console.http import BadRequest, int_param, read_json
+from console.http import BadRequest, Gone, int_param, read_json
 from routing import views
 from routing.router import Router
 from storage.models import Agent, ConversationStatus, Touchpoint
 from storage.repos import agents as agent_repo
+from storage.repos import attachments as attachment_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import customers as customer_repo
 from storage.repos import touchpoints as tp_repo
@@ -45,6 +47,7 @@ class ConsoleApi:
         r.add_post("/api/v1/conversations/{id}/typing", self.typing)
         r.add_get("/api/v1/customers/{id}", self.customer)
         r.add_get("/api/v1/customers/{id}/history", self.history)
+        r.add_get("/api/v1/attachments/{id}", self.attachment)
 
     async def agent(self, request: web.Request) -> Agent:
         header = request.headers.get("Authorization", "")
@@ -177,6 +180,26 @@ class ConsoleApi:
                     for c in convs
                 ],
             }
+        )
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        """A file a customer sent, as they sent it (a download, never rendered inline)."""
+        await self.agent(request)
+        async with self.db.transaction() as session:
+            row = await attachment_repo.get(session, int_param(request, "id"))
+        if row.data is None:
+            raise Gone(
+                "attachment_omitted",
+                f"{row.name} ({row.size} bytes) was over the size limit and was not kept",
+            )
+        return web.Response(
+            body=row.data,
+            content_type="application/octet-stream",
+            headers={
+                "Content-Disposition": content_disposition_header("attachment", filename=row.name),
+                "X-Content-Type-Options": "nosniff",
+                "X-Original-Content-Type": row.content_type,
+            },
         )
 
     async def history(self, request: web.Request) -> web.Response:

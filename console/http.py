@@ -26,6 +26,10 @@ class UnsupportedMediaType(RoutingError):
     status = 415
 
 
+class Gone(RoutingError):
+    status = 410
+
+
 def error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 

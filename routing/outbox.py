@@ -31,6 +31,8 @@ from storage.models import AuthorKind, DeliveryState, OutboxItem, OutboxStatus
 from storage.repos import outbox as outbox_repo
 from storage.repos import touchpoints as tp_repo
 
+# What a threaded channel (email) needs beyond the text, passed through to the adapter.
+_THREAD_KEYS = ("subject", "in_reply_to", "references", "acknowledgement", "to_name")
 log = logging.getLogger("switchboard.outbox")
 
 
@@ -116,9 +118,11 @@ class OutboxWorker:
             created_at=item.created_at,
             reference=payload.get("reference"),
             suggestions=tuple(
-                Suggestion(s["article_id"], s["title"]) for s in payload.get("suggestions", [])
+                Suggestion(s["article_id"], s["title"], s.get("summary", ""))
+                for s in payload.get("suggestions", [])
             ),
-            meta={"locale": payload.get("locale")},
+            meta={"locale": payload.get("locale")}
+            | {key: payload[key] for key in _THREAD_KEYS if key in payload},
         )
         try:
             adapter = self._channels.get(item.channel)

@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.assistant import Assistant, BotContext, BotReply, Intent
+from bot.faq import summary as _summary
 from bot.templates import say
-from channels.base import InboundMessage
+from channels.base import DEFAULT_TRAITS, ChannelTraits, InboundMessage
 from routing import views
 from routing.clock import Clock
 from routing.errors import Conflict
@@ -37,6 +38,7 @@ from storage.models import (
     TouchpointKind,
 )
 from storage.repos import agents as agent_repo
+from storage.repos import attachments as attachment_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import customers as customer_repo
 from storage.repos import outbox as outbox_repo
@@ -69,6 +71,8 @@ class _Txn:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     outbox: bool = False
+    # The next automatic reply acknowledges a new conversation (threaded channels: email).
+    acknowledge: bool = False
 
 
 class Router:
@@ -81,6 +85,7 @@ class Router:
         metrics: Metrics,
         policy: RoutingPolicy,
         wake_outbox: Callable[[], None] = lambda: None,
+        traits: Callable[[str], ChannelTraits] = lambda _name: DEFAULT_TRAITS,
     ) -> None:
         self.db = db
         self.assistant = assistant
@@ -89,6 +94,7 @@ class Router:
         self.metrics = metrics
         self.policy = policy
         self._wake_outbox = wake_outbox
+        self._traits = traits
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -133,14 +139,16 @@ class Router:
         return result
 
     async def _ask_bot_first(self, msg: InboundMessage) -> BotReply | None:
+        if msg.automatic:
+            return None
         async with self.db.transaction() as session:
             if msg.external_id and await tp_repo.find_by_provider_id(
                 session, msg.channel, msg.external_id
             ):
                 return None
             identity = await customer_repo.find_identity(session, msg.channel, msg.address)
-            conv = await conv_repo.open_for_identity(session, identity.id) if identity else None
-        if conv is not None and conv.status in WITH_HUMANS:
+            conv = await self._conversation_for(session, msg, identity) if identity else None
+        if conv is not None and conv.status is not ConversationStatus.BOT:
             return None
         return await self.assistant.respond(
             BotContext(
@@ -168,10 +176,12 @@ class Router:
         if duplicate:
             return duplicate
         now = self.clock.now()
+        traits = self._traits(msg.channel)
         customer, identity = await customer_repo.resolve_identity(
             session, msg.channel, msg.address, now, msg.display_name, msg.locale
         )
-        conv = await conv_repo.open_for_identity(session, identity.id)
+        conv = await self._conversation_for(session, msg, identity)
+        created = conv is None
         if conv is None:
             conv = await conv_repo.create(
                 session,
@@ -180,10 +190,11 @@ class Router:
                 channel=msg.channel,
                 now=now,
                 locale=msg.locale,
+                subject=msg.subject,
             )
         meta: dict[str, Any] = dict(msg.meta)
-        if msg.attachments:
-            meta["attachments"] = [a.__dict__ for a in msg.attachments]
+        if msg.automatic:
+            meta["automatic"] = msg.automatic
         inbound = await self._record(
             session,
             conv,
@@ -195,16 +206,88 @@ class Router:
             delivery_state=DeliveryState.SENT,
             meta=meta,
         )
+        if msg.attachments:
+            await self._store_attachments(session, inbound, msg)
         conv.updated_at = now
         result = InboundResult(duplicate=False, touchpoint=inbound, conversation=conv)
         txn.events.append(_message_event(inbound))
-        if conv.status is ConversationStatus.BOT:
+        txn.acknowledge = created and traits.acknowledges and not msg.automatic
+        if msg.automatic:
+            # Machine mail (auto-replies, bounces, lists) is kept for the agents but never
+            # answered and never reopens anything; new machine mail waits at the queue's end.
+            if created:
+                await self._escalate(
+                    session, conv, identity, "automatic_message", txn, notify=False, priority=-1
+                )
+            return result
+        if not self._may_auto_reply(identity, traits, now):
+            # We answered this address automatically moments ago: a person takes it from here,
+            # so two automatic responders can never loop.
+            if conv.status in (ConversationStatus.BOT, ConversationStatus.CLOSED):
+                await self._escalate(session, conv, identity, "auto_reply_limit", txn, notify=False)
+            return result
+        if conv.status is ConversationStatus.CLOSED:  # a threaded reply to a closed conversation
+            result.replies = await self._escalate(session, conv, identity, "reopened", txn)
+        elif conv.status is ConversationStatus.BOT:
             if reply is None:  # an in-process bot, or handed back to the bot since we looked
                 reply = await self.assistant.respond(
                     BotContext(msg.text, conv.id, customer.id, msg.channel, conv.locale)
                 )
             result.replies = await self._decide(session, conv, identity, reply, txn)
         return result
+
+    async def _conversation_for(
+        self, session: AsyncSession, msg: InboundMessage, identity: ContactIdentity
+    ) -> Conversation | None:
+        """The conversation a message belongs to; None when it starts a new one.
+
+        Live channels keep one open conversation per address. Threaded ones (email) follow the
+        reference the customer quoted, then the messages it answers; anything else is new.
+        """
+        if not self._traits(msg.channel).threaded:
+            return await conv_repo.open_for_identity(session, identity.id)
+        if msg.thread_ref:
+            conv = await conv_repo.by_reference(session, msg.thread_ref)
+            # A quoted reference only threads mail from the same customer: anyone can type one.
+            if conv is not None and conv.customer_id == identity.customer_id:
+                return conv
+        conv_id = await tp_repo.conversation_of_provider_ids(session, msg.channel, msg.thread_ids)
+        if conv_id is not None:
+            conv = await conv_repo.get(session, conv_id)
+            if conv.customer_id == identity.customer_id:
+                return conv
+        return None
+
+    def _may_auto_reply(self, identity: ContactIdentity, traits: ChannelTraits, now: Any) -> bool:
+        window, last = traits.auto_reply_window, identity.last_auto_reply_at
+        return window is None or last is None or now - last >= window
+
+    async def _store_attachments(
+        self, session: AsyncSession, inbound: Touchpoint, msg: InboundMessage
+    ) -> None:
+        listed = []
+        for item in msg.attachments:
+            row = await attachment_repo.add(
+                session,
+                touchpoint_id=inbound.id,
+                name=item.name,
+                content_type=item.content_type,
+                size=item.size,
+                data=item.data,
+                omitted=item.omitted,
+                now=self.clock.now(),
+            )
+            listed.append(
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "content_type": row.content_type,
+                    "size": row.size,
+                    "omitted": row.omitted,
+                    **({"url": item.url} if item.url else {}),
+                }
+            )
+        inbound.meta = {**inbound.meta, "attachments": listed}
 
     async def _decide(
         self,
@@ -241,7 +324,7 @@ class Router:
                 )
             ]
         conv.bot_misses += 1
-        if conv.bot_misses >= self.policy.max_misses:
+        if conv.bot_misses >= (self._traits(conv.channel).max_misses or self.policy.max_misses):
             self.metrics.bot.labels("escalated").inc()
             return await self._escalate(session, conv, identity, "bot_unanswered", txn, reply)
         self.metrics.bot.labels("missed").inc()
@@ -267,17 +350,25 @@ class Router:
         reason: str,
         txn: _Txn,
         reply: BotReply | None = None,
+        *,
+        notify: bool = True,
+        priority: int | None = None,
     ) -> list[Touchpoint]:
         now = self.clock.now()
+        values: dict[str, Any] = {
+            "status": ConversationStatus.QUEUED,
+            "queued_at": now,
+            "bot_misses": 0,
+            "locale": conv.locale,
+            "updated_at": now,
+            # Reopened conversations go back to the whole team, not the agent who closed them.
+            "assignee_id": None,
+            "closed_at": None,
+        }
+        if priority is not None:
+            values["priority"] = priority
         moved = await conv_repo.transition(
-            session,
-            conv,
-            (ConversationStatus.BOT,),
-            status=ConversationStatus.QUEUED,
-            queued_at=now,
-            bot_misses=0,
-            locale=conv.locale,
-            updated_at=now,
+            session, conv, (ConversationStatus.BOT, ConversationStatus.CLOSED), **values
         )
         if not moved:
             raise Conflict("not_with_bot", "the conversation is already with the agents")
@@ -295,21 +386,21 @@ class Router:
         )
         self.metrics.escalations.labels(reason).inc()
         log.info("escalated", extra={"fields": {"conversation": conv.id, "reason": reason}})
+        txn.events += [_message_event(escalation), {"type": "queue"}]
+        if not notify:
+            return [escalation]
         position = await conv_repo.queue_position(session, conv)
         online = await agent_repo.count_online(session, now - self.policy.presence_timeout)
         parts = [say("escalating", conv.locale), say("queued", conv.locale, position=position)]
         if online == 0:
             parts.append(say("no_agents", conv.locale))
+        said: dict[str, Any] = {"queue_position": position, "agents_online": online}
+        if txn.acknowledge and reply is not None:
+            # An acknowledgement offers the nearest articles while the customer waits.
+            said["suggestions"] = _nearest_articles(reply)
         notice = await self._send(
-            session,
-            conv,
-            identity,
-            TouchpointKind.SYSTEM,
-            " ".join(parts),
-            {"queue_position": position, "agents_online": online},
-            txn,
+            session, conv, identity, TouchpointKind.SYSTEM, " ".join(parts), said, txn
         )
-        txn.events += [_message_event(escalation), {"type": "queue"}]
         return [escalation, notice]
 
     async def escalate(self, conversation_id: int, reason: str) -> Conversation:
@@ -355,16 +446,17 @@ class Router:
                 f"{agent.name} claimed the conversation",
                 txn,
             )
-            identity = await customer_repo.get_identity(session, conv.identity_id)
-            await self._send(
-                session,
-                conv,
-                identity,
-                TouchpointKind.SYSTEM,
-                say("claimed", conv.locale, agent=agent.name),
-                {"agent_id": agent.id},
-                txn,
-            )
+            if self._traits(conv.channel).live:
+                identity = await customer_repo.get_identity(session, conv.identity_id)
+                await self._send(
+                    session,
+                    conv,
+                    identity,
+                    TouchpointKind.SYSTEM,
+                    say("claimed", conv.locale, agent=agent.name),
+                    {"agent_id": agent.id},
+                    txn,
+                )
         log.info("claimed", extra={"fields": {"conversation": conv.id, "agent": agent.id}})
         if queued_at is not None:
             self.metrics.queue_wait.observe(max((now - queued_at).total_seconds(), 0.0))
@@ -426,10 +518,11 @@ class Router:
                     "conversation_changed", "the conversation changed meanwhile; reload it"
                 )
             await self._staff_event(session, conv, agent, kind, note, txn)
-            identity = await customer_repo.get_identity(session, conv.identity_id)
-            await self._send(
-                session, conv, identity, TouchpointKind.SYSTEM, say(key, conv.locale), {}, txn
-            )
+            if self._traits(conv.channel).live:
+                identity = await customer_repo.get_identity(session, conv.identity_id)
+                await self._send(
+                    session, conv, identity, TouchpointKind.SYSTEM, say(key, conv.locale), {}, txn
+                )
         log.info(kind.value, extra={"fields": {"conversation": conv.id, "agent": agent.id}})
         await self._announce(txn)
         return conv
@@ -525,6 +618,26 @@ class Router:
             TouchpointKind.AGENT_REPLY: AuthorKind.AGENT,
             TouchpointKind.BOT_ANSWER: AuthorKind.BOT,
         }.get(kind, AuthorKind.SYSTEM)
+        traits = self._traits(conv.channel)
+        now = self.clock.now()
+        payload: dict[str, Any] = {
+            "text": text,
+            "author_kind": author.value,
+            "author_name": agent.name if agent else None,
+            "reference": conv.reference,
+            "locale": conv.locale,
+            "suggestions": meta.get("suggestions", []),
+        }
+        if author is not AuthorKind.AGENT:
+            if txn.acknowledge:
+                payload["acknowledgement"] = True
+                meta = {**meta, "acknowledgement": True}
+                txn.acknowledge = False
+            if traits.auto_reply_window is not None:
+                identity.last_auto_reply_at = now
+        if traits.threaded:
+            payload.update(await self._thread_headers(session, conv))
+            payload["to_name"] = identity.display_name
         tp = await self._record(
             session,
             conv,
@@ -541,19 +654,21 @@ class Router:
             touchpoint_id=tp.id,
             channel=conv.channel,
             address=identity.address,
-            payload={
-                "text": text,
-                "author_kind": author.value,
-                "author_name": agent.name if agent else None,
-                "reference": conv.reference,
-                "locale": conv.locale,
-                "suggestions": meta.get("suggestions", []),
-            },
-            now=self.clock.now(),
+            payload=payload,
+            now=now,
         )
         txn.outbox = True
         txn.events.append(_message_event(tp, agent.name if agent else None))
         return tp
+
+    async def _thread_headers(self, session: AsyncSession, conv: Conversation) -> dict[str, Any]:
+        """What a threaded reply needs: the subject and the message it answers."""
+        last = await tp_repo.last_inbound(session, conv.id)
+        message_id = last.meta.get("message_id") if last is not None else None
+        references = list(last.meta.get("references", [])) if last is not None else []
+        if message_id and message_id not in references:
+            references.append(message_id)
+        return {"subject": conv.subject, "in_reply_to": message_id, "references": references}
 
     async def _staff_event(
         self,
@@ -622,7 +737,27 @@ def _answer_meta(reply: BotReply) -> dict[str, Any]:
         "article_locale": reply.article_locale,
         "confidence": round(reply.confidence, 4),
         "suggestions": [
-            {"article_id": s.article_id, "title": s.title, "score": round(s.score, 4)}
+            {
+                "article_id": s.article_id,
+                "title": s.title,
+                "score": round(s.score, 4),
+                **({"summary": s.summary} if s.summary else {}),
+            }
             for s in reply.suggestions
         ],
     }
+
+
+def _nearest_articles(reply: BotReply) -> list[dict[str, Any]]:
+    """The bot's best guesses, below its threshold: offered to read, never as the answer."""
+    nearest = []
+    if reply.article_id and reply.article_title:
+        nearest.append(
+            {
+                "article_id": reply.article_id,
+                "title": reply.article_title,
+                "score": round(reply.confidence, 4),
+                "summary": _summary(reply.text),
+            }
+        )
+    return nearest + _answer_meta(reply)["suggestions"]

@@ -64,6 +64,7 @@ def conversation(
         "status": conv.status.value,
         "priority": conv.priority,
         "reference": conv.reference,
+        "subject": conv.subject,
         "locale": conv.locale,
         "assignee": {"id": conv.assignee_id, "name": assignee_name} if conv.assignee_id else None,
         "queued_at": iso(conv.queued_at),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.faq import FaqAssistant
-from channels.base import ChannelRegistry
+from channels.base import ChannelRegistry, ChannelTraits
+from channels.email.adapter import EmailAdapter, EmailTemplates, SmtpSettings
+from channels.email.imap import ImapPoller, ImapSettings
+from channels.email.inbound import EmailIngest
+from channels.email.receiver import SmtpReceiver
 from channels.webchat import WebChatAdapter, WebChatEndpoint
 from console.api import ConsoleApi
 from console.http import errors_middleware
@@ -27,7 +32,7 @@ from storage import migrate
 from storage.db import Database
 from storage.repos import conversations as conv_repo
 from storage.repos import outbox as outbox_repo
-from switchboard.settings import Settings
+from switchboard.settings import EmailSettings, Settings, SettingsError
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
@@ -37,6 +42,9 @@ ROUTER = web.AppKey("router", Router)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 METRICS = web.AppKey("metrics", Metrics)
 CHANNELS = web.AppKey("channels", ChannelRegistry)
+EMAIL_RECEIVER = web.AppKey("email_receiver", SmtpReceiver)
+EMAIL_INGEST = web.AppKey("email_ingest", EmailIngest)
+ROOT = Path(__file__).resolve().parent.parent
 CONSOLE_STATIC = Path(__file__).resolve().parent.parent / "console" / "static"
 
 
@@ -65,10 +73,20 @@ def create_app(
     assistant = FaqAssistant(
         kb, default_locale=settings.bot.default_locale, suggestions=settings.bot.suggestions
     )
+    if settings.email.enabled:
+        channels.register(_email_adapter(settings.email, clock), _email_traits(settings.email))
     router = app[ROUTER] = Router(
-        db, assistant, hub, clock, metrics_, _routing_policy(settings), wake_outbox=outbox.wake
+        db,
+        assistant,
+        hub,
+        clock,
+        metrics_,
+        _routing_policy(settings),
+        wake_outbox=outbox.wake,
+        traits=channels.traits,
     )
     _add_routes(app, settings, router, hub)
+    receivers = _email_receivers(app, settings.email, router)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
@@ -83,8 +101,14 @@ def create_app(
                         kb.run_refresher(settings.kb.refresh_seconds), name="kb-refresh"
                     ),
                 ]
+                if receivers.poller is not None:
+                    tasks.append(asyncio.create_task(receivers.poller.run(), name="imap"))
+            if receivers.smtp is not None:
+                await receivers.smtp.start()
             yield
         finally:
+            if receivers.smtp is not None:
+                await receivers.smtp.stop()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -103,6 +127,89 @@ def create_app(
     app.router.add_get("/console/console.css", _console_file("console.css", "text/css"))
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app
+
+
+def _config_path(name: str) -> Path:
+    """A file named in the settings, relative to the working directory or the source tree."""
+    path = Path(name)
+    if not path.is_absolute() and not path.exists():
+        path = ROOT / name
+    return path
+
+
+def _email_adapter(email: EmailSettings, clock: Clock) -> EmailAdapter:
+    try:
+        templates = EmailTemplates.load(_config_path(email.templates))
+    except ValueError as exc:
+        raise SettingsError(f"setting email.templates: {exc}") from None
+    smtp = SmtpSettings(
+        host=email.smtp_host,
+        port=email.smtp_port,
+        user=email.smtp_user,
+        password=email.smtp_password,
+        tls=email.smtp_tls,
+        timeout=email.smtp_timeout_seconds,
+    )
+    return EmailAdapter(
+        smtp,
+        address=email.address,
+        display_name=email.display_name,
+        templates=templates,
+        clock=clock,
+    )
+
+
+def _email_traits(email: EmailSettings) -> ChannelTraits:
+    window = email.auto_reply_window_seconds
+    return ChannelTraits(
+        live=False,
+        threaded=True,
+        acknowledges=True,
+        # Nobody rephrases an email for a bot: what it cannot answer goes to a person at once.
+        max_misses=1,
+        auto_reply_window=timedelta(seconds=window) if window > 0 else None,
+    )
+
+
+@dataclasses.dataclass
+class _Receivers:
+    smtp: SmtpReceiver | None = None
+    poller: ImapPoller | None = None
+
+
+def _email_receivers(app: web.Application, email: EmailSettings, router: Router) -> _Receivers:
+    if not email.enabled:
+        return _Receivers()
+    ingest = app[EMAIL_INGEST] = EmailIngest(
+        router.handle_inbound,
+        own_addresses=email.all_own_addresses,
+        attachment_limit=email.attachment_max_bytes,
+    )
+    receivers = _Receivers()
+    if email.receiver_port:
+        receivers.smtp = app[EMAIL_RECEIVER] = SmtpReceiver(
+            ingest.deliver,
+            host=email.receiver_host,
+            port=email.receiver_port,
+            domains=email.accepted_domains,
+            max_bytes=email.receiver_max_bytes,
+            hostname=email.domain,
+        )
+    if email.imap_host:
+        receivers.poller = ImapPoller(
+            ImapSettings(
+                host=email.imap_host,
+                port=email.imap_port,
+                user=email.imap_user,
+                password=email.imap_password,
+                folder=email.imap_folder,
+                tls=email.imap_tls,  # type: ignore[arg-type]  # validated by the settings
+                poll_seconds=email.imap_poll_seconds,
+                processed_folder=email.imap_processed_folder or None,
+            ),
+            ingest.deliver,
+        )
+    return receivers
 
 
 def _add_routes(app: web.Application, settings: Settings, router: Router, hub: Hub) -> None:

@@ -43,3 +43,7 @@ def configure(level: str, fmt: str) -> None:
     # aiohttp's access log is one line per request: useful, but at INFO it drowns the rest.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aioimaplib logs raw IMAP traffic (message bodies) at DEBUG; mail.log does the same for
+    # aiosmtpd. Bodies never go to the logs, whatever the level.
+    logging.getLogger("aioimaplib").setLevel(logging.INFO)
+    logging.getLogger("mail.log").setLevel(logging.INFO)

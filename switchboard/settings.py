@@ -90,6 +90,89 @@ class KnowledgeBaseSettings:
         _check(self.refresh_seconds > 0, "kb.refresh_seconds", "must be positive")
 
 
+_TLS_MODES = ("ssl", "starttls", "none")
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """The email channel; on when ``address`` is set. Receiving: an SMTP receiver (on when
+    ``receiver_port`` is set) and/or IMAP polling (on when ``imap_host`` is set)."""
+
+    address: str = ""
+    display_name: str = "Support"
+    own_addresses: str = ""  # more addresses that are ours (comma-separated): never auto-replied
+    templates: str = "config/email_templates.yaml"
+    auto_reply_window_seconds: float = 3600.0
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    receiver_host: str = "127.0.0.1"
+    receiver_port: int = 0
+    receiver_domains: str = ""  # accepted recipient domains; default: the address's domain
+    receiver_max_bytes: int = 25 * 1024 * 1024
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = "starttls"
+    smtp_timeout_seconds: float = 30.0
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: str = ""
+    imap_folder: str = "INBOX"
+    imap_tls: str = "ssl"
+    imap_poll_seconds: float = 60.0
+    imap_processed_folder: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address)
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+    @property
+    def accepted_domains(self) -> tuple[str, ...]:
+        listed = [d.strip().lower() for d in self.receiver_domains.split(",") if d.strip()]
+        return tuple(listed or [self.domain])
+
+    @property
+    def all_own_addresses(self) -> tuple[str, ...]:
+        extra = [a.strip().lower() for a in self.own_addresses.split(",") if a.strip()]
+        return (self.address.lower(), *extra)
+
+    def validate(self) -> None:
+        if not self.enabled:
+            _check(
+                not (self.receiver_port or self.imap_host or self.smtp_host),
+                "email.address",
+                "must be set when the email channel is configured (the support address)",
+            )
+            return
+        _check(
+            "@" in self.address and "." in self.domain and " " not in self.address,
+            "email.address",
+            f"must be an email address, got {self.address!r}",
+        )
+        _check(bool(self.smtp_host), "email.smtp_host", "must be set to send email")
+        for name in ("smtp_port", "imap_port", "receiver_port"):
+            _check(0 <= getattr(self, name) <= 65535, f"email.{name}", "must be 0..65535")
+        for name in ("smtp_tls", "imap_tls"):
+            _check(
+                getattr(self, name) in _TLS_MODES, f"email.{name}", "must be ssl, starttls or none"
+            )
+        _check(
+            self.auto_reply_window_seconds >= 0, "email.auto_reply_window_seconds", "must be >= 0"
+        )
+        _check(self.attachment_max_bytes >= 0, "email.attachment_max_bytes", "must be >= 0")
+        _check(self.receiver_max_bytes >= 1024, "email.receiver_max_bytes", "must be >= 1024")
+        _check(self.smtp_timeout_seconds > 0, "email.smtp_timeout_seconds", "must be positive")
+        _check(self.imap_poll_seconds > 0, "email.imap_poll_seconds", "must be positive")
+        if self.imap_host:
+            _check(bool(self.imap_user), "email.imap_user", "must be set when imap_host is")
+        _check(bool(self.templates), "email.templates", "must name the templates file")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = ""
@@ -105,6 +188,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     kb: KnowledgeBaseSettings = field(default_factory=KnowledgeBaseSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
 
     @property
     def effective_database_url(self) -> str:

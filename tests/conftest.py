@@ -20,6 +20,8 @@ from switchboard.settings import Settings, load_settings
 from tests import databases
 from tests.helpers import AgentApi, ChatClient
 
+pytest_plugins = ["tests.email_fixtures"]  # dovecot, dovecot_basic, mailbox
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KB = ROOT / "config" / "demo_kb.yaml"
 PASSWORD = "correct horse battery"

@@ -50,6 +50,7 @@ async def create(
     channel: str,
     now: datetime,
     locale: str | None = None,
+    subject: str | None = None,
 ) -> Conversation:
     conversation = Conversation(
         customer_id=customer_id,
@@ -58,6 +59,7 @@ async def create(
         status=ConversationStatus.BOT,
         priority=0,
         reference=new_reference(),
+        subject=subject[:500] if subject else None,
         locale=locale,
         bot_misses=0,
         created_at=now,
@@ -66,6 +68,12 @@ async def create(
     session.add(conversation)
     await session.flush()
     return conversation
+
+
+async def by_reference(session: AsyncSession, reference: str) -> Conversation | None:
+    return (
+        await session.execute(select(Conversation).where(Conversation.reference == reference))
+    ).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, conversation_id: int, *, lock: bool = False) -> Conversation:

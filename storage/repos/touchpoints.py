@@ -158,3 +158,39 @@ async def set_provider_id(
         .values(provider_message_id=provider_message_id)
         .execution_options(synchronize_session=False)
     )
+
+
+async def conversation_of_provider_ids(
+    session: AsyncSession, channel: str, provider_message_ids: Sequence[str]
+) -> int | None:
+    """The conversation of the newest touchpoint carrying one of these provider ids."""
+    if not provider_message_ids:
+        return None
+    return (
+        await session.execute(
+            select(Touchpoint.conversation_id)
+            .where(
+                Touchpoint.channel == channel,
+                Touchpoint.provider_message_id.in_(list(provider_message_ids)),
+                Touchpoint.conversation_id.is_not(None),
+            )
+            .order_by(Touchpoint.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def last_inbound(session: AsyncSession, conversation_id: int) -> Touchpoint | None:
+    """The customer's latest message in a conversation (what a reply answers)."""
+    return (
+        await session.execute(
+            select(Touchpoint)
+            .where(
+                Touchpoint.conversation_id == conversation_id,
+                Touchpoint.kind == TouchpointKind.MESSAGE,
+                Touchpoint.direction == Direction.INBOUND,
+            )
+            .order_by(Touchpoint.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()

@@ -1,0 +1,118 @@
+"""The email channel's inbound side: one raw message in, one stored InboundMessage out.
+
+Both ways mail arrives (the SMTP receiver and IMAP polling) hand their raw bytes to
+:meth:`EmailIngest.deliver`, which returns only once the message is stored (or known to be a
+duplicate): the receiver answers 250 and the poller marks the message seen after that.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from channels.base import Attachment, InboundMessage
+from channels.email.mime import MailParseError, ParsedMail, parse, strip_reply_prefixes
+from channels.email.mime import subject_token as find_token
+from channels.email.rules import automatic_reason
+
+CHANNEL = "email"
+HTML_KEEP_CHARS = 512 * 1024  # the original HTML kept for the agent, up to this much
+log = logging.getLogger("switchboard.email")
+
+Handle = Callable[[InboundMessage], Awaitable[Any]]
+
+
+class Outcome(enum.StrEnum):
+    STORED = "stored"
+    REJECTED = "rejected"  # not mail, or no sender to answer: nothing to store
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    reason: str = ""
+
+
+class EmailIngest:
+    def __init__(
+        self, handle: Handle, *, own_addresses: Collection[str], attachment_limit: int
+    ) -> None:
+        self._handle = handle
+        self._own = frozenset(a.lower() for a in own_addresses)
+        self._attachment_limit = attachment_limit
+
+    async def deliver(self, raw: bytes) -> Delivery:
+        """Store one message. Raises when it could not be stored (the sender should retry)."""
+        try:
+            mail = parse(raw, attachment_limit=self._attachment_limit)
+        except MailParseError as exc:
+            log.warning("email_rejected", extra={"fields": {"reason": str(exc)}})
+            return Delivery(Outcome.REJECTED, str(exc))
+        if not mail.from_address:
+            log.warning("email_rejected", extra={"fields": {"reason": "no sender address"}})
+            return Delivery(Outcome.REJECTED, "no sender address")
+        message = self.to_inbound(mail)
+        await self._handle(message)
+        log.info(
+            "email_received",
+            extra={
+                "fields": {"automatic": message.automatic, "threaded": bool(message.thread_ids)}
+            },
+        )
+        return Delivery(Outcome.STORED)
+
+    def to_inbound(self, mail: ParsedMail) -> InboundMessage:
+        assert mail.from_address is not None
+        token = find_token(mail.subject)
+        subject = strip_reply_prefixes(
+            mail.subject.replace(f"[#{token}]", " ") if token else mail.subject
+        )
+        meta: dict[str, Any] = {
+            "message_id": mail.message_id,
+            # Oldest first, what this message answers last: our reply's References continue it.
+            "references": _unique([*mail.references, *mail.in_reply_to]),
+            "subject": mail.subject,
+            "to": list(mail.to),
+            "cc": list(mail.cc),
+        }
+        if mail.reply_text != mail.text:
+            meta["full_text"] = mail.text
+        if mail.html:
+            meta["html"] = mail.html[:HTML_KEEP_CHARS]
+            meta["html_truncated"] = len(mail.html) > HTML_KEEP_CHARS
+        if mail.date is not None:
+            meta["sent_at"] = mail.date.isoformat()
+        return InboundMessage(
+            channel=CHANNEL,
+            address=mail.from_address,
+            # What the bot and the agent list see: the new text, not the quoted thread below it.
+            text=mail.reply_text.strip() or subject,
+            external_id=_provider_id(mail),
+            display_name=mail.from_name,
+            thread_ref=token,
+            thread_ids=_unique([*mail.in_reply_to, *mail.references]),
+            subject=subject or None,
+            automatic=automatic_reason(mail, self._own),
+            attachments=tuple(
+                Attachment(a.name, a.content_type, a.size, data=a.data, omitted=a.omitted)
+                for a in mail.attachments
+            ),
+            meta=meta,
+        )
+
+
+def _provider_id(mail: ParsedMail) -> str:
+    """The Message-ID (the column holds 255 characters: longer ones are hashed)."""
+    if not mail.message_id:
+        return mail.content_hash
+    if len(mail.message_id) <= 255:
+        return mail.message_id
+    return "sha256:" + hashlib.sha256(mail.message_id.encode("utf-8", "replace")).hexdigest()
+
+
+def _unique(ids: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in ids if i))

@@ -1,0 +1,562 @@
+"""Email end to end: customers' mail reaches Switchboard's own SMTP receiver (sent with
+aiosmtplib), replies leave through a real SMTP relay on loopback (aiosmtpd), agents work
+through the staff API. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import make_msgid
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiohttp.test_utils import TestClient
+
+from switchboard.app import EMAIL_INGEST, create_app
+from switchboard.settings import Settings
+from tests.conftest import PASSWORD, seed
+from tests.fakes.dovecot import Mailbox
+from tests.fakes.smtp import Received, SmtpSink, free_port
+from tests.helpers import AgentApi, eventually
+
+SUPPORT = "support@acme.test"
+ALICE = "alice@customer.test"
+PASSWORD_QUESTION = "Hi, I forgot my password and can't log in. How do I reset it?"
+UNANSWERABLE = "My parrot ate the warranty card of my blender, what now?"
+
+
+class MailDesk:
+    """A running Switchboard with email on, the relay it sends through, and an agent."""
+
+    def __init__(self, client: TestClient, relay: SmtpSink, receiver_port: int) -> None:
+        self.client = client
+        self.relay = relay
+        self.receiver_port = receiver_port
+        self.agent: AgentApi
+
+    async def send(self, message: EmailMessage, *, sender: str | None = None) -> Any:
+        """Hand a message to Switchboard's SMTP receiver as a mail relay would; ``sender=""``
+        sends it with a null envelope sender (MAIL FROM:<>), as bounces come."""
+        if sender is None:
+            sender = message["From"].addresses[0].addr_spec
+        smtp = aiosmtplib.SMTP(
+            hostname="127.0.0.1", port=self.receiver_port, start_tls=False, timeout=15
+        )
+        async with smtp:
+            # SMTP.send_message would replace an empty sender with From: sendmail keeps it.
+            return await smtp.sendmail(sender, [SUPPORT], message.as_bytes())
+
+    async def conversations_of(self, address: str) -> list[dict[str, Any]]:
+        listed = await self.agent.call("GET", "/api/v1/conversations")
+        return [
+            c
+            for c in listed["items"]
+            if c["channel"] == "email" and await self._address_of(c["customer"]["id"]) == address
+        ]
+
+    async def _address_of(self, customer_id: int) -> str:
+        customer = await self.agent.call("GET", f"/api/v1/customers/{customer_id}")
+        return next(i["address"] for i in customer["identities"] if i["channel"] == "email")
+
+    async def history(self, conversation_id: int) -> list[dict[str, Any]]:
+        conv = await self.agent.conversation(conversation_id)
+        return list(conv["messages"])
+
+
+def mail(
+    body: str = PASSWORD_QUESTION,
+    *,
+    subject: str = "Password help",
+    sender: str = ALICE,
+    name: str = "Alice Example",
+    headers: dict[str, str] | None = None,
+    reply_to: Received | None = None,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"{name} <{sender}>"
+    message["To"] = SUPPORT
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="customer.test")
+    if reply_to is not None:
+        message["In-Reply-To"] = reply_to.message["Message-ID"]
+        message["References"] = reply_to.message["Message-ID"]
+    for key, value in (headers or {}).items():
+        message[key] = value
+    message.set_content(body)
+    return message
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[SmtpSink]:
+    sink = SmtpSink()
+    await sink.start()
+    yield sink
+    await sink.stop()
+
+
+@pytest.fixture
+def email_settings(make_settings: Callable[..., Settings], relay: SmtpSink) -> Settings:
+    return make_settings(
+        email={
+            "address": SUPPORT,
+            "display_name": "Acme Support",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": relay.port,
+            "smtp_tls": "none",
+            "smtp_timeout_seconds": 5,
+            "receiver_host": "127.0.0.1",
+            "receiver_port": free_port(),
+            "attachment_max_bytes": 100_000,
+        }
+    )
+
+
+@pytest.fixture
+async def desk(aiohttp_client: Any, email_settings: Settings, relay: SmtpSink) -> MailDesk:
+    await seed(email_settings.effective_database_url)
+    client = await aiohttp_client(create_app(email_settings))
+    desk = MailDesk(client, relay, email_settings.email.receiver_port)
+    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
+    return desk
+
+
+def token_of(received: Received) -> str:
+    subject = str(received.message["Subject"])
+    return subject[subject.index("[#") + 2 : subject.index("]", subject.index("[#"))]
+
+
+# ---- acknowledgement and answers ----------------------------------------------------------
+
+
+async def test_a_new_email_gets_one_acknowledgement_carrying_the_bots_answer(
+    desk: MailDesk,
+) -> None:
+    question = mail()
+
+    await desk.send(question)
+
+    [ack] = await desk.relay.wait_for(1)
+    headers = ack.message
+    assert ack.rcpt_tos == (ALICE,)
+    assert headers["Auto-Submitted"] == "auto-replied"
+    assert headers["In-Reply-To"] == question["Message-ID"]
+    assert question["Message-ID"] in headers["References"]
+    assert headers["From"].addresses[0].addr_spec == SUPPORT
+    assert str(headers["Subject"]).startswith("Re: Password help [#")
+    reference = token_of(ack)
+    assert f"[#{reference}]" in ack.text  # the acknowledgement names the request
+    assert "Forgot password?" in ack.text  # ... and carries the answer itself
+    assert ack.message.get_body(("html",)) is not None  # multipart text + HTML
+    [conv] = await desk.conversations_of(ALICE)
+    assert conv["reference"] == reference and conv["status"] == "bot"
+    assert conv["subject"] == "Password help"
+
+
+async def test_an_email_the_bot_cannot_answer_is_acknowledged_and_queued_for_a_person(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+
+    [ack] = await desk.relay.wait_for(1)
+    assert "queue" in ack.text and f"[#{token_of(ack)}]" in ack.text
+    queue = await desk.agent.queue()
+    assert [c["reference"] for c in queue["items"]] == [token_of(ack)]
+
+
+async def test_an_agent_reply_leaves_threaded_as_a_personal_email_and_staff_events_stay_internal(
+    desk: MailDesk,
+) -> None:
+    question = mail(UNANSWERABLE, subject="Blender")
+    await desk.send(question)
+    [ack] = await desk.relay.wait_for(1)
+    conv = await desk.agent.claim_next()
+
+    await desk.agent.reply(conv["id"], "Send us a photo of the receipt and we will sort it out.")
+    await desk.agent.close(conv["id"])
+
+    replies = await desk.relay.wait_for(2)
+    reply = replies[1]
+    assert "Send us a photo of the receipt" in reply.text
+    assert "Agent 1" in reply.text  # signed by the agent
+    assert reply.message["Auto-Submitted"] is None  # a person wrote it
+    assert reply.message["In-Reply-To"] == question["Message-ID"]
+    assert token_of(reply) == token_of(ack)
+    # Claiming and closing are not emailed: the customer got exactly the two mails above.
+    await desk.send(mail("Thanks!", sender="bob@customer.test", subject="Another"))
+    everything = await desk.relay.wait_for(3)
+    assert [r.rcpt_tos for r in everything] == [(ALICE,), (ALICE,), ("bob@customer.test",)]
+
+
+# ---- threading ------------------------------------------------------------------------------
+
+
+async def test_a_reply_to_our_mail_joins_its_conversation_by_in_reply_to(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+    [ack] = await desk.relay.wait_for(1)
+    follow_up = mail("Also, the lid is cracked.", subject="Re: Blender", reply_to=ack)
+
+    await desk.send(follow_up)
+
+    [conv] = await desk.conversations_of(ALICE)
+    texts = [m["text"] for m in await desk.history(conv["id"])]
+    assert "Also, the lid is cracked." in texts
+    assert len(desk.relay.received) == 1  # no second acknowledgement
+
+
+async def test_a_reply_whose_client_dropped_the_headers_threads_by_the_subject_token(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+    [ack] = await desk.relay.wait_for(1)
+    # Outlook-style: no In-Reply-To / References, a rewritten prefix, the token kept.
+    follow_up = mail("Any news?", subject=f"AW: Blender [#{token_of(ack)}]")
+
+    await desk.send(follow_up)
+
+    [conv] = await desk.conversations_of(ALICE)
+    assert "Any news?" in [m["text"] for m in await desk.history(conv["id"])]
+
+
+async def test_someone_else_quoting_a_token_does_not_join_that_conversation(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+    [ack] = await desk.relay.wait_for(1)
+
+    await desk.send(mail("Hi", sender="mallory@evil.test", subject=f"Re: [#{token_of(ack)}]"))
+
+    [alice] = await desk.conversations_of(ALICE)
+    assert "Hi" not in [m["text"] for m in await desk.history(alice["id"])]
+    assert len(await desk.conversations_of("mallory@evil.test")) == 1
+
+
+async def test_a_new_subject_from_the_same_sender_opens_a_new_conversation_on_the_same_customer(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail())
+    await desk.relay.wait_for(1)
+
+    await desk.send(mail("Where is my order 1234?", subject="Order"))
+
+    convs = await desk.conversations_of(ALICE)
+    assert len(convs) == 2
+    assert len({c["customer"]["id"] for c in convs}) == 1
+
+
+async def test_the_same_message_delivered_twice_is_stored_and_answered_once(
+    desk: MailDesk,
+) -> None:
+    question = mail()
+
+    await desk.send(question)
+    await desk.send(question)  # the relay retried after a lost 250
+
+    [conv] = await desk.conversations_of(ALICE)
+    inbound = [m for m in await desk.history(conv["id"]) if m["direction"] == "inbound"]
+    assert len(inbound) == 1
+    await desk.send(mail("Thanks!", sender="bob@customer.test", subject="Other"))
+    assert [r.rcpt_tos for r in await desk.relay.wait_for(2)] == [(ALICE,), ("bob@customer.test",)]
+
+
+# ---- never answer a machine (RFC 3834) -------------------------------------------------------
+
+MACHINE_MAIL = [
+    pytest.param({"headers": {"Auto-Submitted": "auto-replied"}}, id="auto-submitted"),
+    pytest.param({"headers": {"Auto-Submitted": "auto-generated"}}, id="auto-generated"),
+    pytest.param({"headers": {"Precedence": "bulk"}}, id="precedence-bulk"),
+    pytest.param({"headers": {"Precedence": "list"}}, id="precedence-list"),
+    pytest.param({"headers": {"List-Id": "<news.shop.test>"}}, id="list-id"),
+    pytest.param(
+        {"headers": {"List-Unsubscribe": "<mailto:leave@shop.test>"}}, id="list-unsubscribe"
+    ),
+    pytest.param({"envelope_sender": ""}, id="null-return-path"),
+    pytest.param({"sender": "MAILER-DAEMON@mx.customer.test"}, id="mailer-daemon"),
+    pytest.param({"sender": "no-reply@shop.test"}, id="noreply"),
+    pytest.param({"sender": "postmaster@customer.test"}, id="postmaster"),
+    pytest.param({"sender": SUPPORT}, id="our-own-address"),
+    pytest.param({"bounce": True}, id="multipart-report-bounce"),
+]
+
+
+@pytest.mark.parametrize("kind", MACHINE_MAIL)
+async def test_machine_mail_is_kept_for_the_agents_but_never_answered(
+    desk: MailDesk, kind: dict[str, Any]
+) -> None:
+    sender = kind.get("sender", ALICE)
+    message = mail(UNANSWERABLE, sender=sender, headers=kind.get("headers"))
+    if kind.get("bounce"):
+        message = bounce_for(sender)
+
+    await desk.send(message, sender=kind.get("envelope_sender"))
+
+    # A person's mail afterwards is answered; the machine's never was.
+    await desk.send(mail(sender="person@customer.test", subject="Password"))
+    await desk.relay.wait_for(1)
+    assert [r.rcpt_tos for r in desk.relay.received] == [("person@customer.test",)]
+    [conv] = await desk.conversations_of(sender.lower())
+    history = await desk.history(conv["id"])
+    assert [m["direction"] for m in history if m["kind"] == "message"] == ["inbound"]
+    assert not [m for m in history if m["direction"] == "outbound"]
+    assert conv["status"] == "queued" and conv["priority"] < 0  # waits behind people
+
+
+def bounce_for(sender: str) -> EmailMessage:
+    raw = (
+        f"From: Mail Delivery System <{sender}>\r\n"
+        f"To: {SUPPORT}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: {make_msgid(domain='mx.customer.test')}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n'
+        "\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
+        "This is the mail system. Your message could not be delivered.\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.customer.test\r\n\r\n"
+        "Final-Recipient: rfc822; x@y.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--b1--\r\n"
+    ).encode()
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+async def test_an_out_of_office_reply_never_reopens_a_closed_conversation(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+    await desk.relay.wait_for(1)
+    conv = await desk.agent.claim_next()
+    await desk.agent.reply(conv["id"], "Fixed, a new blender is on its way.")
+    await desk.agent.close(conv["id"])
+    [_, reply] = await desk.relay.wait_for(2)
+
+    out_of_office = mail(
+        "I am out of the office until Monday.",
+        subject="Automatic reply: Blender",
+        headers={"Auto-Submitted": "auto-replied"},
+        reply_to=reply,
+    )
+    await desk.send(out_of_office)
+
+    [after] = await desk.conversations_of(ALICE)
+    assert after["status"] == "closed"
+    assert "I am out of the office until Monday." in [
+        m["text"] for m in await desk.history(after["id"])
+    ]
+    assert len(desk.relay.received) == 2
+
+
+async def test_a_persons_reply_to_a_closed_conversation_reopens_it_for_the_agents(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+    await desk.relay.wait_for(1)
+    conv = await desk.agent.claim_next()
+    await desk.agent.reply(conv["id"], "Fixed, a new blender is on its way.")
+    await desk.agent.close(conv["id"])
+    [_, reply] = await desk.relay.wait_for(2)
+
+    await desk.send(mail("It arrived broken again!", subject="Re: Blender", reply_to=reply))
+
+    [after] = await desk.conversations_of(ALICE)
+    assert after["id"] == conv["id"] and after["status"] == "queued"
+
+
+async def test_one_sender_gets_at_most_one_automatic_reply_per_window(desk: MailDesk) -> None:
+    # Another helpdesk that answers everything, without Auto-Submitted: no loop.
+    await desk.send(mail(subject="Password"))
+    await desk.relay.wait_for(1)
+
+    await desk.send(mail("Your ticket #991 was received.", subject="Ticket received"))
+    await desk.send(mail("Your ticket #992 was received.", subject="Ticket received"))
+
+    await desk.send(mail(sender="person@customer.test", subject="Password"))
+    sent = await desk.relay.wait_for(2)
+    assert [r.rcpt_tos for r in sent] == [(ALICE,), ("person@customer.test",)]
+    convs = await desk.conversations_of(ALICE)
+    assert len(convs) == 3
+    assert sorted(c["status"] for c in convs) == ["bot", "queued", "queued"]  # people take over
+
+
+# ---- content ----------------------------------------------------------------------------------
+
+
+async def test_a_thai_email_in_tis_620_is_read_and_answered_in_thai(desk: MailDesk) -> None:
+    text = "ลืมรหัสผ่านครับ เข้าระบบไม่ได้"
+    message = mail(subject="รหัสผ่าน")
+    message.set_content(text.encode("tis-620"), maintype="text", subtype="plain")
+    message.replace_header("Content-Type", 'text/plain; charset="tis-620"')
+
+    await desk.send(message)
+
+    [ack] = await desk.relay.wait_for(1)
+    assert "ลืมรหัสผ่าน" in ack.text  # the Thai article's answer
+    [conv] = await desk.conversations_of(ALICE)
+    assert text in [m["text"] for m in await desk.history(conv["id"])]
+
+
+async def test_attachments_are_kept_listed_and_downloadable_and_oversized_ones_noted(
+    desk: MailDesk,
+) -> None:
+    message = mail(UNANSWERABLE, subject="Blender")
+    message.add_attachment(
+        b"%PDF-1.4 receipt", maintype="application", subtype="pdf", filename="receipt.pdf"
+    )
+    message.add_attachment(
+        b"x" * 200_000, maintype="image", subtype="png", filename="huge photo.png"
+    )
+
+    await desk.send(message)
+
+    [conv] = await desk.conversations_of(ALICE)
+    [inbound] = [m for m in await desk.history(conv["id"]) if m["direction"] == "inbound"]
+    listed = {a["name"]: a for a in inbound["meta"]["attachments"]}
+    assert listed["receipt.pdf"]["size"] == len(b"%PDF-1.4 receipt")
+    assert listed["huge photo.png"]["omitted"] is True
+    pdf = await desk.client.get(
+        f"/api/v1/attachments/{listed['receipt.pdf']['id']}", headers=desk.agent.headers
+    )
+    assert pdf.status == 200 and await pdf.read() == b"%PDF-1.4 receipt"
+    assert "receipt.pdf" in pdf.headers["Content-Disposition"]
+    huge = await desk.client.get(
+        f"/api/v1/attachments/{listed['huge photo.png']['id']}", headers=desk.agent.headers
+    )
+    assert huge.status == 410 and (await huge.json())["error"]["code"] == "attachment_omitted"
+
+
+async def test_the_bot_and_agents_see_the_new_text_while_the_quoted_thread_is_kept(
+    desk: MailDesk,
+) -> None:
+    body = (
+        "I forgot my password, how do I reset it?\n\n"
+        "On Mon, 2 Nov 2026 at 10:00, Acme Support <support@acme.test> wrote:\n"
+        "> Thank you for writing to us.\n> Anything else?\n"
+    )
+
+    await desk.send(mail(body))
+
+    [conv] = await desk.conversations_of(ALICE)
+    [inbound] = [m for m in await desk.history(conv["id"]) if m["direction"] == "inbound"]
+    assert inbound["text"] == "I forgot my password, how do I reset it?"
+    assert "> Anything else?" in inbound["meta"]["full_text"]
+
+
+# ---- the receiver and the relay ---------------------------------------------------------------
+
+
+async def test_the_receiver_refuses_to_relay_for_other_domains(desk: MailDesk) -> None:
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+        await aiosmtplib.send(
+            mail(),
+            hostname="127.0.0.1",
+            port=desk.receiver_port,
+            recipients=["someone@elsewhere.test"],
+            start_tls=False,
+        )
+    assert refused.value.recipients[0].code == 550
+
+
+async def test_a_relay_outage_delays_replies_and_loses_none(desk: MailDesk) -> None:
+    await desk.relay.stop()
+    await desk.send(mail())
+    await desk.send(mail("Where is my order?", sender="bob@customer.test", subject="Order"))
+    [conv] = await desk.conversations_of(ALICE)
+
+    async def pending() -> bool:
+        history = await desk.history(conv["id"])
+        failed_once = [m for m in history if m["direction"] == "outbound"]
+        return bool(failed_once) and failed_once[0]["state"] == "pending"
+
+    await eventually(pending)
+    await desk.relay.start()
+
+    sent = await desk.relay.wait_for(2)
+    assert sorted(r.rcpt_tos for r in sent) == [(ALICE,), ("bob@customer.test",)]
+    await desk.send(mail("Thanks", sender="carol@customer.test", subject="Hi"))
+    assert len(await desk.relay.wait_for(3)) == 3  # exactly once each
+
+
+async def test_a_permanent_refusal_marks_the_reply_failed_for_the_agent(desk: MailDesk) -> None:
+    desk.relay.refuse_with = "550 5.1.1 No such user"
+
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+
+    [conv] = await desk.conversations_of(ALICE)
+
+    async def failed() -> bool:
+        history = await desk.history(conv["id"])
+        return any(m["direction"] == "outbound" and m["state"] == "failed" for m in history)
+
+    await eventually(failed)
+
+
+# ---- IMAP polling (a real Dovecot) ------------------------------------------------------------
+
+
+@pytest.fixture
+async def imap_desk(
+    aiohttp_client: Any,
+    make_settings: Callable[..., Settings],
+    relay: SmtpSink,
+    mailbox: Mailbox,
+) -> MailDesk:
+    settings = make_settings(
+        email={
+            "address": SUPPORT,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": relay.port,
+            "smtp_tls": "none",
+            "imap_host": "127.0.0.1",
+            "imap_port": mailbox.server.port,
+            "imap_user": mailbox.user,
+            "imap_password": mailbox.password,
+            "imap_tls": "none",
+            "imap_poll_seconds": 0.5,
+        }
+    )
+    await seed(settings.effective_database_url)
+    client = await aiohttp_client(create_app(settings))
+    desk = MailDesk(client, relay, 0)
+    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
+    return desk
+
+
+async def test_mail_in_the_imap_mailbox_is_stored_acknowledged_and_marked_seen(
+    imap_desk: MailDesk, mailbox: Mailbox
+) -> None:
+    await asyncio.to_thread(mailbox.deliver, mail().as_bytes())
+
+    [ack] = await imap_desk.relay.wait_for(1)
+
+    assert ack.rcpt_tos == (ALICE,) and "Forgot password?" in ack.text
+
+    async def seen() -> bool:
+        [(_uid, flags, _raw)] = await asyncio.to_thread(mailbox.messages, "INBOX")
+        return "\\Seen" in flags
+
+    await eventually(seen)
+
+
+async def test_an_imap_message_stored_before_a_crash_is_not_duplicated_when_read_again(
+    imap_desk: MailDesk, mailbox: Mailbox
+) -> None:
+    raw = mail().as_bytes()
+    # The poller stored this message, then died before marking it seen: it is still unseen.
+    await imap_desk.client.app[EMAIL_INGEST].deliver(raw)
+    await asyncio.to_thread(mailbox.deliver, raw)
+    await asyncio.to_thread(
+        mailbox.deliver, mail(sender="bob@customer.test", subject="Order").as_bytes()
+    )
+
+    sent = await imap_desk.relay.wait_for(2)
+
+    assert sorted(r.rcpt_tos for r in sent) == [(ALICE,), ("bob@customer.test",)]
+    [conv] = await imap_desk.conversations_of(ALICE)
+    inbound = [m for m in await imap_desk.history(conv["id"]) if m["direction"] == "inbound"]
+    assert len(inbound) == 1
