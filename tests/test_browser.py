@@ -7,12 +7,15 @@ test saves a screenshot of each page there.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 from playwright.async_api import (
     Browser,
@@ -27,6 +30,7 @@ from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests import databases
 from tests.conftest import PASSWORD, _in_ci, seed
+from tests.fakes.smtp import SmtpSink, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -401,3 +405,51 @@ async def test_console_login_with_a_wrong_password_is_refused(
     await expect(page.locator("#app")).to_be_hidden()
     token = await page.evaluate("() => sessionStorage.getItem('switchboard.console.token')")
     assert token is None
+
+
+async def test_an_email_with_an_attachment_shows_its_subject_and_downloads_in_the_console(
+    chromium: Chromium, serve: Callable[[Settings], Awaitable[str]], make_settings: Any
+) -> None:
+    relay = SmtpSink()
+    await relay.start()
+    try:
+        settings = make_settings(
+            email={
+                "address": "support@acme.test",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": relay.port,
+                "smtp_tls": "none",
+                "receiver_port": free_port(),
+            }
+        )
+        base_url = await serve(settings)
+        message = EmailMessage()
+        message["From"] = "Alice <alice@customer.test>"
+        message["To"] = "support@acme.test"
+        message["Subject"] = "Broken blender"
+        message.set_content("My parrot ate the warranty card of my blender, what now?")
+        message.add_attachment(
+            b"%PDF-1.4 receipt", maintype="application", subtype="pdf", filename="receipt.pdf"
+        )
+        await aiosmtplib.send(
+            message,
+            hostname="127.0.0.1",
+            port=settings.email.receiver_port,
+            recipients=["support@acme.test"],
+            start_tls=False,
+        )
+
+        agent = await sign_in(chromium, base_url)
+        await agent.locator("#claim-next").click()
+
+        await expect(agent.locator("#conv-meta .subject")).to_have_text("Broken blender")
+        button = agent.locator("#history .attachments .attachment")
+        await expect(button).to_contain_text("receipt.pdf")
+        async with agent.expect_download() as download_info:
+            await button.click()
+        download = await download_info.value
+        assert download.suggested_filename == "receipt.pdf"
+        saved = await download.path()
+        assert await asyncio.to_thread(Path(saved).read_bytes) == b"%PDF-1.4 receipt"
+    finally:
+        await relay.stop()

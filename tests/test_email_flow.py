@@ -5,6 +5,7 @@ through the staff API. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from email import policy
 from email.message import EmailMessage
@@ -215,7 +216,7 @@ async def test_a_reply_whose_client_dropped_the_headers_threads_by_the_subject_t
     await desk.send(mail(UNANSWERABLE, subject="Blender"))
     [ack] = await desk.relay.wait_for(1)
     # Outlook-style: no In-Reply-To / References, a rewritten prefix, the token kept.
-    follow_up = mail("Any news?", subject=f"AW: Blender [#{token_of(ack)}]")
+    follow_up = mail("Any news?", subject=f"AW: Blender [#{token_of(ack).lower()}]")
 
     await desk.send(follow_up)
 
@@ -560,3 +561,47 @@ async def test_an_imap_message_stored_before_a_crash_is_not_duplicated_when_read
     [conv] = await imap_desk.conversations_of(ALICE)
     inbound = [m for m in await imap_desk.history(conv["id"]) if m["direction"] == "inbound"]
     assert len(inbound) == 1
+
+
+async def test_the_receiver_refuses_a_message_over_the_size_limit(
+    aiohttp_client: Any, email_settings: Settings
+) -> None:
+    settings = dataclasses.replace(
+        email_settings,
+        email=dataclasses.replace(email_settings.email, receiver_max_bytes=20_000),
+    )
+    await aiohttp_client(create_app(settings))
+    big = mail("x" * 50_000)
+
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await aiosmtplib.send(
+            big,
+            hostname="127.0.0.1",
+            port=settings.email.receiver_port,
+            recipients=[SUPPORT],
+            start_tls=False,
+        )
+
+    assert refused.value.code == 552
+
+
+async def test_mail_that_cannot_be_stored_is_refused_for_now_and_taken_when_retried(
+    desk: MailDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest = desk.client.app[EMAIL_INGEST]
+    store = ingest._handle
+
+    async def database_down(message: Any) -> None:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(ingest, "_handle", database_down)
+    question = mail()
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await desk.send(question)
+    assert refused.value.code == 451  # the relay keeps the message and retries
+
+    monkeypatch.setattr(ingest, "_handle", store)
+    await desk.send(question)
+
+    [ack] = await desk.relay.wait_for(1)
+    assert ack.rcpt_tos == (ALICE,)

@@ -101,13 +101,19 @@ class EmailAdapter:
         parts.append(t("footer", locale))
         return "\n\n".join(parts)
 
+    def _subject(self, message: OutboundMessage) -> str:
+        subject = str(message.meta.get("subject") or "")
+        if not message.reference:  # every conversation has one; never fail a send over it
+            return subject or self._display_name
+        return reply_subject(subject, message.reference)
+
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         message_id = self.message_id(message)
         email = compose(
             from_address=self._address,
             from_name=self._display_name,
             to=message.address,
-            subject=reply_subject(str(message.meta.get("subject") or ""), message.reference or ""),
+            subject=self._subject(message),
             text=self.render(message),
             message_id=message_id,
             in_reply_to=message.meta.get("in_reply_to"),

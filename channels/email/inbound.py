@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.base import Attachment, InboundMessage
-from channels.email.mime import MailParseError, ParsedMail, parse, strip_reply_prefixes
+from channels.email.mime import (
+    MailParseError,
+    ParsedMail,
+    parse,
+    strip_reply_prefixes,
+    without_tokens,
+)
 from channels.email.mime import subject_token as find_token
 from channels.email.rules import automatic_reason
 
@@ -68,9 +74,7 @@ class EmailIngest:
     def to_inbound(self, mail: ParsedMail) -> InboundMessage:
         assert mail.from_address is not None
         token = find_token(mail.subject)
-        subject = strip_reply_prefixes(
-            mail.subject.replace(f"[#{token}]", " ") if token else mail.subject
-        )
+        subject = strip_reply_prefixes(without_tokens(mail.subject))
         meta: dict[str, Any] = {
             "message_id": mail.message_id,
             # Oldest first, what this message answers last: our reply's References continue it.

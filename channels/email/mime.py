@@ -334,6 +334,11 @@ def subject_token(subject: str) -> str | None:
     return found[-1].upper() if found else None
 
 
+def without_tokens(subject: str) -> str:
+    """``subject`` with every ``[#REF]`` token removed (any case)."""
+    return " ".join(_TOKEN.sub(" ", subject).split())
+
+
 def strip_reply_prefixes(subject: str) -> str:
     """``subject`` without any run of Re:/Fwd:/AW:/回复:/ตอบกลับ:/پاسخ: … prefixes."""
     subject = " ".join(subject.split())

@@ -666,6 +666,7 @@
       h("span", { class: "status status-" + status.replace(/[^a-z_]/g, "") }, status),
       conv.reference ? h("span", { class: "reference" }, "#" + conv.reference) : null,
       conv.channel ? h("span", null, conv.channel) : null,
+      conv.subject ? h("span", { class: "subject", dir: "auto" }, String(conv.subject)) : null,
       conv.assignee ? h("span", { dir: "auto" }, "Assigned to " + (isMine(conv) && state.agent ? "you" : conv.assignee.name || "an agent")) : null,
       conv.created_at ? h("span", null, "Started " + formatClock(conv.created_at)) : null,
     ].filter(Boolean);
@@ -760,6 +761,12 @@
       h("div", { class: "entry-text", dir: "auto" }, message.text == null ? "" : String(message.text))
     );
     if (kind === "bot_answer") entry.append(botMeta(message.meta || {}));
+    const meta = message.meta || {};
+    if (meta.automatic) {
+      entry.classList.add("entry-automatic");
+      entry.append(h("div", { class: "entry-meta" }, "Automatic message (" + String(meta.automatic).replace(/_/g, " ") + "): not answered"));
+    }
+    if (Array.isArray(meta.attachments) && meta.attachments.length) entry.append(attachmentList(meta.attachments));
     const delivery = furthestState(message.state, state.deliveries.get(String(message.id)));
     if (kind === "agent_reply" && delivery) {
       entry.append(h("div", { class: "entry-state", "data-state": delivery }, stateLabel(delivery)));
@@ -782,6 +789,43 @@
       case "close": return who ? "Closed by " + who : "Conversation closed";
       case "handback": return who ? who + " handed the conversation back to the bot" : "Handed back to the bot";
       default: return "System event";
+    }
+  }
+
+  /** Files the customer sent: a download button each (the API needs the bearer token). */
+  function attachmentList(items) {
+    return h("ul", { class: "attachments" }, items.map((item) => {
+      const label = String(item.name || "attachment") + " (" + formatSize(Number(item.size) || 0) + ")";
+      if (item.omitted || item.id == null) {
+        return h("li", { class: "attachment-omitted", dir: "auto", title: "Over the size limit: not kept" }, label + " — not kept");
+      }
+      const button = h("button", { type: "button", class: "attachment", dir: "auto" }, label);
+      button.addEventListener("click", () => downloadAttachment(item));
+      return h("li", null, button);
+    }));
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(0) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  async function downloadAttachment(item) {
+    try {
+      const response = await fetch(API + "/attachments/" + enc(item.id), {
+        headers: { Authorization: "Bearer " + state.token },
+        cache: "no-store",
+      });
+      if (!response.ok) throw new ApiError(response.status, "http_" + response.status, "Download failed");
+      const url = URL.createObjectURL(await response.blob());
+      const link = h("a", { href: url, download: String(item.name || "attachment") });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) {
+      report(e, "Could not download the file");
     }
   }
 
