@@ -142,6 +142,50 @@ def test_the_environment_wins_over_the_file_and_keeps_the_rest_of_its_section(
     assert settings.bot.default_locale == "th"
 
 
+def test_the_email_settings_come_from_their_documented_environment_names(
+    empty_file: Path,
+) -> None:
+    environ = {
+        "SWITCHBOARD_EMAIL__ADDRESS": "support@acme.test",
+        "SWITCHBOARD_EMAIL__RECEIVER_HOST": "0.0.0.0",
+        "SWITCHBOARD_EMAIL__RECEIVER_PORT": "2525",
+        "SWITCHBOARD_EMAIL__SMTP_HOST": "smtp.acme.test",
+        "SWITCHBOARD_EMAIL__SMTP_PORT": "465",
+        "SWITCHBOARD_EMAIL__SMTP_USER": "mailer",
+        "SWITCHBOARD_EMAIL__SMTP_PASSWORD": "s3cret",
+        "SWITCHBOARD_EMAIL__SMTP_TLS": "ssl",
+        "SWITCHBOARD_EMAIL__IMAP_HOST": "imap.acme.test",
+        "SWITCHBOARD_EMAIL__IMAP_PORT": "143",
+        "SWITCHBOARD_EMAIL__IMAP_USER": "support",
+        "SWITCHBOARD_EMAIL__IMAP_PASSWORD": "t0ps3cret",
+        "SWITCHBOARD_EMAIL__IMAP_FOLDER": "Support",
+        "SWITCHBOARD_EMAIL__IMAP_TLS": "starttls",
+    }
+
+    email = load_settings(empty_file, environ=environ).email
+
+    assert (email.address, email.receiver_host, email.receiver_port) == (
+        "support@acme.test",
+        "0.0.0.0",
+        2525,
+    )
+    assert (email.smtp_host, email.smtp_port, email.smtp_user, email.smtp_password) == (
+        "smtp.acme.test",
+        465,
+        "mailer",
+        "s3cret",
+    )
+    assert email.smtp_tls == "ssl" and email.imap_tls == "starttls"
+    assert (email.imap_host, email.imap_port, email.imap_user, email.imap_folder) == (
+        "imap.acme.test",
+        143,
+        "support",
+        "Support",
+    )
+    assert email.imap_password == "t0ps3cret"
+    assert email.accepted_domains == ("acme.test",)
+
+
 def test_the_test_suites_own_variables_are_not_settings(empty_file: Path) -> None:
     environ = {
         "SWITCHBOARD_TEST_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/test",
@@ -192,6 +236,30 @@ def test_switchboard_config_in_the_environment_picks_the_file(tmp_path: Path) ->
             "", {"SWITCHBOARD_REDIS_URL": "localhost:6379"}, "redis_url", id="redis-url-scheme"
         ),
         pytest.param("bot:\n  default_locale: no\n", {}, "bot.default_locale", id="yaml-no"),
+        pytest.param(
+            "",
+            {"SWITCHBOARD_EMAIL__ADDRESS": "support@acme.test"},
+            "email.smtp_host",
+            id="email-without-smtp",
+        ),
+        pytest.param(
+            "",
+            {"SWITCHBOARD_EMAIL__RECEIVER_PORT": "2525"},
+            "email.address",
+            id="email-receiver-without-address",
+        ),
+        pytest.param(
+            "email:\n  address: support@acme.test\n  smtp_host: mx\n  smtp_tls: yes\n",
+            {},
+            "email.smtp_tls",
+            id="email-tls-yaml-bool",
+        ),
+        pytest.param(
+            "",
+            {"SWITCHBOARD_EMAIL__ADDRESS": "not an address"},
+            "email.address",
+            id="email-address",
+        ),
     ],
 )
 def test_a_bad_setting_is_a_one_line_error_naming_it(
