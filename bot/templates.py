@@ -15,6 +15,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "claimed": "{agent} has joined the conversation.",
         "closed": "This conversation has been closed. Write again any time if you need more help.",
         "handback": 'You\'re back with the virtual assistant. Type "agent" any time to talk to a person.',
+        "help": 'Ask your question here, or write "agent" to reach a person.',
     },
     "th": {
         "greet": 'สวัสดีครับ ผมเป็นผู้ช่วยอัตโนมัติ ถามได้เลยครับ หรือพิมพ์ "พนักงาน" เพื่อคุยกับเจ้าหน้าที่',

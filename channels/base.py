@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ __all__ = [
     "ChannelError",
     "ChannelRegistry",
     "ChannelTraits",
+    "Control",
     "DeliveryReceipt",
     "InboundMessage",
     "OutboundMessage",
@@ -29,6 +31,14 @@ __all__ = [
     "SwitchboardError",
     "TransientChannelError",
 ]
+
+
+class Control(enum.StrEnum):
+    """Keywords carriers and customers expect to work on messaging channels."""
+
+    OPT_OUT = "opt_out"  # STOP, UNSUBSCRIBE, CANCEL, END, QUIT
+    OPT_IN = "opt_in"  # START, UNSTOP
+    HELP = "help"  # HELP, INFO
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class InboundMessage:
     thread_ids: tuple[str, ...] = ()  # provider ids of earlier messages this one answers
     subject: str | None = None
     automatic: str | None = None  # why this was sent by a machine (auto-reply, bounce, list)
+    control: Control | None = None  # a keyword the channel recognised (SMS STOP/START/HELP)
     attachments: tuple[Attachment, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.assistant import Assistant, BotContext, BotReply, Intent
 from bot.faq import summary as _summary
 from bot.templates import say
-from channels.base import DEFAULT_TRAITS, ChannelTraits, InboundMessage
+from channels.base import DEFAULT_TRAITS, ChannelTraits, Control, InboundMessage
 from routing import views
 from routing.clock import Clock
 from routing.errors import Conflict
@@ -212,6 +212,9 @@ class Router:
         result = InboundResult(duplicate=False, touchpoint=inbound, conversation=conv)
         txn.events.append(_message_event(inbound))
         txn.acknowledge = created and traits.acknowledges and not msg.automatic
+        if msg.control is not None:
+            result.replies = await self._control(session, conv, identity, msg, txn)
+            return result
         if msg.automatic:
             # Machine mail (auto-replies, bounces, lists) is kept for the agents but never
             # answered and never reopens anything; new machine mail waits at the queue's end.
@@ -257,6 +260,40 @@ class Router:
             if conv.customer_id == identity.customer_id:
                 return conv
         return None
+
+    async def _control(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        identity: ContactIdentity,
+        msg: InboundMessage,
+        txn: _Txn,
+    ) -> list[Touchpoint]:
+        """STOP / START / HELP: consent is the customer's, whatever the conversation's state."""
+        now = self.clock.now()
+        if msg.control is Control.HELP:
+            text = str(msg.meta.get("help_text") or say("help", conv.locale))
+            return [await self._send(session, conv, identity, TouchpointKind.SYSTEM, text, {}, txn)]
+        opting_out = msg.control is Control.OPT_OUT
+        identity.opted_out_at = now if opting_out else None
+        note = (
+            f"The customer opted out ({msg.text.strip().upper()}): nothing more is sent to "
+            f"{identity.address} until they text START"
+            if opting_out
+            else f"The customer opted back in ({msg.text.strip().upper()})"
+        )
+        tp = await self._record(
+            session,
+            conv,
+            TouchpointKind.SYSTEM,
+            Direction.INTERNAL,
+            AuthorKind.SYSTEM,
+            note,
+            meta={"consent": "opted_out" if opting_out else "opted_in"},
+        )
+        log.info("consent", extra={"fields": {"identity": identity.id, "opted_out": opting_out}})
+        txn.events += [_message_event(tp), {"type": "conversation", "conversation_id": conv.id}]
+        return []
 
     def _may_auto_reply(self, identity: ContactIdentity, traits: ChannelTraits, now: Any) -> bool:
         window, last = traits.auto_reply_window, identity.last_auto_reply_at
@@ -574,6 +611,38 @@ class Router:
                 CONSOLE, {"type": "delivery", "touchpoint_id": tp_id, "state": "delivered"}
             )
 
+    async def provider_status(
+        self, touchpoint_id: int, state: DeliveryState, error: str | None = None
+    ) -> bool:
+        """A provider's delivery report (sent, delivered, read, failed) for one reply.
+
+        States only move forward, so late or repeated reports change nothing; returns whether
+        this one did.
+        """
+        earlier = {
+            DeliveryState.SENT: [DeliveryState.PENDING],
+            DeliveryState.DELIVERED: [DeliveryState.PENDING, DeliveryState.SENT],
+            DeliveryState.READ: [
+                DeliveryState.PENDING,
+                DeliveryState.SENT,
+                DeliveryState.DELIVERED,
+            ],
+            DeliveryState.FAILED: [DeliveryState.PENDING, DeliveryState.SENT],
+        }.get(state, [])
+        async with self.db.transaction() as session:
+            changed = await tp_repo.set_delivery_state(
+                session, [touchpoint_id], state, only_from=earlier
+            )
+            if changed and error:
+                tp = await tp_repo.get(session, touchpoint_id)
+                if tp is not None:
+                    tp.meta = {**(tp.meta or {}), "delivery_error": error}
+        for tp_id in changed:
+            await self.hub.publish(
+                CONSOLE, {"type": "delivery", "touchpoint_id": tp_id, "state": state.value}
+            )
+        return bool(changed)
+
     async def mark_read_by_agent(self, conversation_id: int) -> None:
         """An agent opened the conversation: the customer's messages in it are read."""
         async with self.db.transaction() as session:
@@ -620,6 +689,25 @@ class Router:
         }.get(kind, AuthorKind.SYSTEM)
         traits = self._traits(conv.channel)
         now = self.clock.now()
+        if identity.opted_out_at is not None:
+            if agent is not None:
+                raise Conflict(
+                    "customer_opted_out",
+                    f"the customer opted out of messages on {identity.channel} "
+                    f"({identity.opted_out_at:%Y-%m-%d %H:%M} UTC); nothing can be sent until "
+                    "they opt back in",
+                )
+            # Kept in the history as not sent, so agents see what the customer never got.
+            return await self._record(
+                session,
+                conv,
+                kind,
+                Direction.OUTBOUND,
+                AuthorKind.BOT if kind is TouchpointKind.BOT_ANSWER else AuthorKind.SYSTEM,
+                text,
+                delivery_state=DeliveryState.FAILED,
+                meta={**meta, "not_sent": "opted_out"},
+            )
         payload: dict[str, Any] = {
             "text": text,
             "author_kind": author.value,

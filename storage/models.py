@@ -139,6 +139,8 @@ class ContactIdentity(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     # RFC 3834: at most one automatic reply to an address per window, so helpdesks cannot loop.
     last_auto_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer texted STOP (or the like): nothing more is sent to this address until START.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

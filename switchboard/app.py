@@ -18,6 +18,9 @@ from channels.email.adapter import EmailAdapter, EmailTemplates, SmtpSettings
 from channels.email.imap import ImapPoller, ImapSettings
 from channels.email.inbound import EmailIngest
 from channels.email.receiver import SmtpReceiver
+from channels.sms import SmsAdapter
+from channels.twilio_api import TwilioApi
+from channels.twilio_webhooks import SmsWebhooks, TwilioSignature
 from channels.webchat import WebChatAdapter, WebChatEndpoint
 from console.api import ConsoleApi
 from console.http import errors_middleware
@@ -44,6 +47,7 @@ METRICS = web.AppKey("metrics", Metrics)
 CHANNELS = web.AppKey("channels", ChannelRegistry)
 EMAIL_RECEIVER = web.AppKey("email_receiver", SmtpReceiver)
 EMAIL_INGEST = web.AppKey("email_ingest", EmailIngest)
+TWILIO = web.AppKey("twilio", TwilioApi)
 ROOT = Path(__file__).resolve().parent.parent
 CONSOLE_STATIC = Path(__file__).resolve().parent.parent / "console" / "static"
 
@@ -75,6 +79,23 @@ def create_app(
     )
     if settings.email.enabled:
         channels.register(_email_adapter(settings.email, clock), _email_traits(settings.email))
+    twilio = None
+    if settings.twilio.enabled:
+        twilio = app[TWILIO] = TwilioApi(
+            settings.twilio.account_sid,
+            settings.twilio.auth_token,
+            settings.twilio.api_base_url,
+            timeout=settings.twilio.timeout_seconds,
+        )
+        channels.register(
+            SmsAdapter(
+                twilio,
+                from_number=settings.twilio.phone_number,
+                status_callback_url=settings.effective_public_url + "/webhooks/twilio/sms/status",
+            ),
+            # Texts cost the customer: only answers, never agent events.
+            ChannelTraits(live=False),
+        )
     router = app[ROUTER] = Router(
         db,
         assistant,
@@ -87,6 +108,15 @@ def create_app(
     )
     _add_routes(app, settings, router, hub)
     receivers = _email_receivers(app, settings.email, router)
+    if settings.twilio.enabled:
+        signature = TwilioSignature(settings.twilio.auth_token, settings.effective_public_url)
+        SmsWebhooks(
+            signature,
+            router.handle_inbound,
+            router.provider_status,
+            default_region=settings.twilio.default_region,
+            help_text=settings.twilio.sms_help_text,
+        ).add_routes(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
@@ -114,6 +144,8 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if twilio is not None:
+                await twilio.close()
             await hub.stop()
             await db.dispose()
 

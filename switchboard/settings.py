@@ -174,6 +174,48 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class TwilioSettings:
+    """SMS and voice through Twilio; the routes exist when account_sid and auth_token are set."""
+
+    account_sid: str = ""
+    auth_token: str = ""
+    phone_number: str = ""
+    api_base_url: str = "https://api.twilio.com"
+    default_region: str = "US"  # for numbers written without a country code
+    timeout_seconds: float = 15.0
+    sms_help_text: str = (
+        "Acme Support: reply to this number with your question, or text AGENT to reach a "
+        "person. Text STOP to stop messages, START to resume."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.account_sid and self.auth_token)
+
+    def validate(self) -> None:
+        if not (self.account_sid or self.auth_token or self.phone_number):
+            return
+        _check(bool(self.account_sid), "twilio.account_sid", "must be set with twilio.auth_token")
+        _check(bool(self.auth_token), "twilio.auth_token", "must be set with twilio.account_sid")
+        _check(
+            self.phone_number.startswith("+") and self.phone_number[1:].isdigit(),
+            "twilio.phone_number",
+            f"must be an E.164 number like +15551234567, got {self.phone_number!r}",
+        )
+        _check(
+            self.api_base_url.startswith(("https://", "http://")),
+            "twilio.api_base_url",
+            "must be an http(s) URL",
+        )
+        _check(self.timeout_seconds > 0, "twilio.timeout_seconds", "must be positive")
+        _check(
+            len(self.default_region) == 2 and self.default_region.isalpha(),
+            "twilio.default_region",
+            "must be a two-letter country code like US or TH",
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = ""
     host: str = "127.0.0.1"
@@ -189,6 +231,7 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     kb: KnowledgeBaseSettings = field(default_factory=KnowledgeBaseSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
+    twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     @property
     def effective_database_url(self) -> str:
