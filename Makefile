@@ -24,7 +24,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy switchboard channels bot routing knowledge_base storage console
+	$(BIN)/mypy switchboard channels bot routing knowledge_base storage console ivr
 
 bench: $(STAMP)
 	$(BIN)/python bench/chat.py

@@ -119,6 +119,9 @@ class ChannelTraits:
     acknowledges: bool = False
     max_misses: int | None = None  # None: the bot's setting
     auto_reply_window: timedelta | None = None
+    # False for a phone call: replies are spoken in the call (recorded as delivered, never
+    # queued for sending) and agents talk instead of writing.
+    outbound: bool = True
 
 
 @runtime_checkable

@@ -78,7 +78,15 @@ async def logout(db: Database, clock: Clock, token: str) -> None:
 
 
 async def create_agent(
-    db: Database, clock: Clock, *, email: str, name: str, password: str, role: str
+    db: Database,
+    clock: Clock,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: str,
+    phone: str | None = None,
+    voice_client: str | None = None,
 ) -> Agent:
     async with db.transaction() as session:
         if await agent_repo.by_email(session, email):
@@ -90,4 +98,6 @@ async def create_agent(
             password_hash=hash_password(password),
             role=role,
             now=clock.now(),
+            phone=phone,
+            voice_client=voice_client,
         )

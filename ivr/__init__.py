@@ -1,1 +1,1 @@
-"""Voice (IVR) call flows: reserved for the Twilio voice channel."""
+"""Phone calls (IVR): the call flow from config, a pure engine for it, and TwiML rendering."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from storage.repos import outbox as outbox_repo
 from storage.repos import touchpoints as tp_repo
 
 log = logging.getLogger("switchboard.router")
+ClaimHook = Callable[[Conversation, Agent], Awaitable[None]]
 SMALLTALK = (Intent.GREET, Intent.THANKS, Intent.GOODBYE)
 WITH_HUMANS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
 
@@ -95,6 +96,12 @@ class Router:
         self.policy = policy
         self._wake_outbox = wake_outbox
         self._traits = traits
+        self._claim_hooks: dict[str, ClaimHook] = {}
+
+    def on_claim(self, channel: str, hook: ClaimHook) -> None:
+        """Run ``hook`` after an agent claims a conversation of ``channel`` (a phone call is
+        then put through to the agent)."""
+        self._claim_hooks[channel] = hook
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -424,7 +431,7 @@ class Router:
         self.metrics.escalations.labels(reason).inc()
         log.info("escalated", extra={"fields": {"conversation": conv.id, "reason": reason}})
         txn.events += [_message_event(escalation), {"type": "queue"}]
-        if not notify:
+        if not notify or not self._traits(conv.channel).outbound:
             return [escalation]
         position = await conv_repo.queue_position(session, conv)
         online = await agent_repo.count_online(session, now - self.policy.presence_timeout)
@@ -499,7 +506,72 @@ class Router:
             self.metrics.queue_wait.observe(max((now - queued_at).total_seconds(), 0.0))
         txn.events.append({"type": "queue"})
         await self._announce(txn)
+        hook = self._claim_hooks.get(conv.channel)
+        if hook is not None:
+            try:
+                await hook(conv, agent)
+            except Exception:  # the claim stands; the hook records what went wrong
+                log.exception("claim_hook_failed", extra={"fields": {"conversation": conv.id}})
         return conv
+
+    async def open_conversation(
+        self,
+        channel: str,
+        address: str,
+        note: str,
+        meta: dict[str, Any] | None = None,
+        display_name: str | None = None,
+    ) -> Conversation:
+        """The customer's open conversation on ``channel`` (a new one if none), with ``note``
+        recorded in it: how a phone call starts."""
+        txn = _Txn()
+        async with self.db.transaction() as session:
+            now = self.clock.now()
+            customer, identity = await customer_repo.resolve_identity(
+                session, channel, address, now, display_name
+            )
+            conv = await conv_repo.open_for_identity(session, identity.id)
+            if conv is None:
+                conv = await conv_repo.create(
+                    session,
+                    customer_id=customer.id,
+                    identity_id=identity.id,
+                    channel=channel,
+                    now=now,
+                )
+            tp = await self._record(
+                session,
+                conv,
+                TouchpointKind.SYSTEM,
+                Direction.INBOUND,
+                AuthorKind.CUSTOMER,
+                note,
+                meta=meta or {},
+            )
+            conv.updated_at = now
+            txn.events.append(_message_event(tp))
+        await self._announce(txn)
+        return conv
+
+    async def note(
+        self, conversation_id: int, text: str, meta: dict[str, Any] | None = None
+    ) -> Touchpoint:
+        """Record something that happened in a conversation (a call's path, a voicemail)."""
+        txn = _Txn()
+        async with self.db.transaction() as session:
+            conv = await conv_repo.get(session, conversation_id)
+            tp = await self._record(
+                session,
+                conv,
+                TouchpointKind.SYSTEM,
+                Direction.INTERNAL,
+                AuthorKind.SYSTEM,
+                text,
+                meta=meta or {},
+            )
+            txn.events.append(_message_event(tp))
+        await self._announce(txn)
+        return tp
 
     async def agent_reply(self, agent: Agent, conversation_id: int, text: str) -> Touchpoint:
         txn = _Txn()
@@ -707,6 +779,23 @@ class Router:
                 text,
                 delivery_state=DeliveryState.FAILED,
                 meta={**meta, "not_sent": "opted_out"},
+            )
+        if not traits.outbound:
+            if agent is not None:
+                raise Conflict(
+                    "not_writable",
+                    f"this is a {conv.channel} conversation: talk to the customer, or note it",
+                )
+            # Said in the call as it happened: in the history, nothing to send.
+            return await self._record(
+                session,
+                conv,
+                kind,
+                Direction.OUTBOUND,
+                author,
+                text,
+                delivery_state=DeliveryState.DELIVERED,
+                meta=meta,
             )
         payload: dict[str, Any] = {
             "text": text,

@@ -152,6 +152,9 @@ class Agent(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32), default="agent")
+    # Where a phone call claimed by this agent is connected: a number or a Twilio Client name.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    voice_client: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -218,6 +221,26 @@ class Touchpoint(Base):
     )
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Call(Base):
+    """One phone call: the IVR's state between webhooks, and what happened, for the history."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    from_number: Mapped[str] = mapped_column(String(64))
+    to_number: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))  # Twilio's CallStatus
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the IVR engine's
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class StoredAttachment(Base):

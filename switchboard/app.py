@@ -25,6 +25,9 @@ from channels.webchat import WebChatAdapter, WebChatEndpoint
 from console.api import ConsoleApi
 from console.http import errors_middleware
 from console.ws import ConsoleSocket
+from ivr.engine import Engine
+from ivr.flow import Flow, FlowError, load_flow
+from ivr.webhooks import VoiceAdapter, VoiceWebhooks
 from knowledge_base.service import KnowledgeBase
 from routing.clock import Clock, SystemClock
 from routing.hub import Hub, RedisHub
@@ -96,6 +99,9 @@ def create_app(
             # Texts cost the customer: only answers, never agent events.
             ChannelTraits(live=False),
         )
+        # Phone calls: answers are spoken in the call, and a question the bot cannot answer
+        # goes to a person at once (nobody rephrases to a machine on the phone).
+        channels.register(VoiceAdapter(), ChannelTraits(live=False, outbound=False, max_misses=1))
     router = app[ROUTER] = Router(
         db,
         assistant,
@@ -116,6 +122,16 @@ def create_app(
             router.provider_status,
             default_region=settings.twilio.default_region,
             help_text=settings.twilio.sms_help_text,
+        ).add_routes(app)
+        assert twilio is not None
+        VoiceWebhooks(
+            Engine(_ivr_flow(settings)),
+            router,
+            signature,
+            twilio,
+            public_url=settings.effective_public_url,
+            default_region=settings.twilio.default_region,
+            presence_timeout=timedelta(seconds=settings.auth.presence_timeout_seconds),
         ).add_routes(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -167,6 +183,13 @@ def _config_path(name: str) -> Path:
     if not path.is_absolute() and not path.exists():
         path = ROOT / name
     return path
+
+
+def _ivr_flow(settings: Settings) -> Flow:
+    try:
+        return load_flow(_config_path(settings.twilio.ivr_file))
+    except FlowError as exc:
+        raise SettingsError(f"setting twilio.ivr_file: {exc}") from None
 
 
 def _email_adapter(email: EmailSettings, clock: Clock) -> EmailAdapter:

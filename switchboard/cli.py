@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    add.add_argument(
+        "--phone", help="E.164 number a phone call this agent claims is put through to"
+    )
+    add.add_argument(
+        "--voice-client", help="Twilio Client identity to put calls through to instead"
+    )
 
     kb = sub.add_parser("kb", parents=[common], help="knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
@@ -101,7 +107,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await commands.demo(settings)
     if args.command == "agent":
         password = _read_password(args.password_stdin)
-        return await commands.agent_add(settings, args.email, args.name, args.role, password)
+        return await commands.agent_add(
+            settings,
+            args.email,
+            args.name,
+            args.role,
+            password,
+            phone=args.phone,
+            voice_client=args.voice_client,
+        )
     if args.command == "kb" and args.kb_command == "import":
         return await commands.kb_import(settings, args.file)
     if args.command == "kb" and args.kb_command == "search":

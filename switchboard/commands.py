@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from channels.errors import SwitchboardError
+from channels.phone import InvalidPhoneNumber, normalize_phone
 from console.auth import create_agent
 from knowledge_base.importer import read_articles
 from knowledge_base.service import KnowledgeBase
@@ -44,10 +45,31 @@ async def db(settings: Settings, action: str) -> int:
     return 0
 
 
-async def agent_add(settings: Settings, email: str, name: str, role: str, password: str) -> int:
+async def agent_add(
+    settings: Settings,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    phone: str | None = None,
+    voice_client: str | None = None,
+) -> int:
+    if phone:
+        try:
+            phone = normalize_phone(phone, settings.twilio.default_region)
+        except InvalidPhoneNumber as exc:
+            raise SwitchboardError(f"--phone: {exc}") from None
     async with _database(settings) as database:
         agent = await create_agent(
-            database, SystemClock(), email=email, name=name, password=password, role=role
+            database,
+            SystemClock(),
+            email=email,
+            name=name,
+            password=password,
+            role=role,
+            phone=phone,
+            voice_client=voice_client,
         )
     print(f"agent {agent.id} created: {agent.email} ({agent.role})")
     return 0

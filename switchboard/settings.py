@@ -183,6 +183,7 @@ class TwilioSettings:
     api_base_url: str = "https://api.twilio.com"
     default_region: str = "US"  # for numbers written without a country code
     timeout_seconds: float = 15.0
+    ivr_file: str = "config/ivr.yaml"  # the phone menu, validated at start-up
     sms_help_text: str = (
         "Acme Support: reply to this number with your question, or text AGENT to reach a "
         "person. Text STOP to stop messages, START to resume."

@@ -11,10 +11,25 @@ from storage.models import Agent, AgentToken
 
 
 async def add(
-    session: AsyncSession, *, email: str, name: str, password_hash: str, role: str, now: datetime
+    session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password_hash: str,
+    role: str,
+    now: datetime,
+    phone: str | None = None,
+    voice_client: str | None = None,
 ) -> Agent:
     agent = Agent(
-        email=email, name=name, password_hash=password_hash, role=role, active=True, created_at=now
+        email=email,
+        name=name,
+        password_hash=password_hash,
+        role=role,
+        phone=phone,
+        voice_client=voice_client,
+        active=True,
+        created_at=now,
     )
     session.add(agent)
     await session.flush()
