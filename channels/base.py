@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -24,9 +24,11 @@ __all__ = [
     "ChannelTraits",
     "Control",
     "DeliveryReceipt",
+    "Handle",
     "InboundMessage",
     "OutboundMessage",
     "PermanentChannelError",
+    "Report",
     "Suggestion",
     "SwitchboardError",
     "TransientChannelError",
@@ -78,6 +80,7 @@ class InboundMessage:
     subject: str | None = None
     automatic: str | None = None  # why this was sent by a machine (auto-reply, bounce, list)
     control: Control | None = None  # a keyword the channel recognised (SMS STOP/START/HELP)
+    phone: str | None = None  # an E.164 number the customer shared: links their phone identities
     attachments: tuple[Attachment, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -122,6 +125,20 @@ class ChannelTraits:
     # False for a phone call: replies are spoken in the call (recorded as delivered, never
     # queued for sending) and agents talk instead of writing.
     outbound: bool = True
+    # "phone": addresses are E.164 numbers shared with the other phone channels (SMS, voice,
+    # WhatsApp), so a number known on one is the same customer on another.
+    address_kind: str | None = None
+    # Replies are only allowed this long after the customer's last message (WhatsApp: 24 h).
+    reply_window: timedelta | None = None
+    # The adapter wants the customer's last message's ``meta["reply_context"]`` (LINE's reply
+    # token) in ``OutboundMessage.meta["reply_context"]``, with ``received_at``.
+    reply_context: bool = False
+
+
+# What a channel's inbound side is handed (the router's handle_inbound), and how it reports a
+# provider's delivery status for one of our messages by the provider's id.
+Handle = Callable[[InboundMessage], Awaitable[Any]]
+Report = Callable[[str, DeliveryState, str | None], Awaitable[bool]]
 
 
 @runtime_checkable
@@ -145,6 +162,15 @@ class ChannelRegistry:
             raise ValueError(f"channel {adapter.name} registered twice")
         self._adapters[adapter.name] = adapter
         self._traits[adapter.name] = traits or ChannelTraits()
+
+    def kin(self, name: str) -> tuple[str, ...]:
+        """Channels sharing ``name``'s address space (SMS, voice and WhatsApp: phone numbers),
+        plus "phone", where numbers customers shared are kept."""
+        kind = self.traits(name).address_kind
+        if kind is None:
+            return ()
+        others = [n for n, t in self._traits.items() if t.address_kind == kind and n != name]
+        return (*others, kind) if kind == "phone" else tuple(others)
 
     def traits(self, name: str) -> ChannelTraits:
         """A channel's traits; an unknown channel is treated as a live one."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from aiohttp.helpers import content_disposition_header
 
+from channels.phone import InvalidPhoneNumber, normalize_phone
 from console import auth
 from console.http import BadRequest, Gone, int_param, read_json
 from routing import views
@@ -19,10 +21,18 @@ from storage.repos import conversations as conv_repo
 from storage.repos import customers as customer_repo
 from storage.repos import touchpoints as tp_repo
 
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+
 
 class ConsoleApi:
     def __init__(
-        self, router: Router, *, token_ttl: timedelta, presence_timeout: timedelta, max_chars: int
+        self,
+        router: Router,
+        *,
+        token_ttl: timedelta,
+        presence_timeout: timedelta,
+        max_chars: int,
+        default_region: str = "US",
     ) -> None:
         self.router = router
         self.db = router.db
@@ -30,12 +40,14 @@ class ConsoleApi:
         self.token_ttl = token_ttl
         self.presence_timeout = presence_timeout
         self.max_chars = max_chars
+        self.default_region = default_region
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
         r.add_post("/api/v1/auth/login", self.login)
         r.add_post("/api/v1/auth/logout", self.logout)
         r.add_get("/api/v1/me", self.me)
+        r.add_patch("/api/v1/me", self.update_me)
         r.add_get("/api/v1/queue", self.queue)
         r.add_post("/api/v1/queue/claim", self.claim_next)
         r.add_get("/api/v1/conversations", self.conversations)
@@ -75,6 +87,32 @@ class ConsoleApi:
 
     async def me(self, request: web.Request) -> web.Response:
         return web.json_response(_agent(await self.agent(request)))
+
+    async def update_me(self, request: web.Request) -> web.Response:
+        """An agent sets where claimed phone calls reach them (empty clears it)."""
+        agent = await self.agent(request)
+        body = await read_json(request, {"phone": str, "voice_client": str}, set())
+        values: dict[str, str | None] = {}
+        if "phone" in body:
+            raw = body["phone"].strip()
+            try:
+                values["phone"] = normalize_phone(raw, self.default_region) if raw else None
+            except InvalidPhoneNumber as exc:
+                raise BadRequest("bad_phone", str(exc)) from None
+        if "voice_client" in body:
+            client = body["voice_client"].strip()
+            if client and not _CLIENT_NAME.fullmatch(client):
+                raise BadRequest(
+                    "bad_voice_client", "voice_client: letters, digits, _ . - @ only, up to 64"
+                )
+            values["voice_client"] = client or None
+        async with self.db.transaction() as session:
+            row = await agent_repo.get(session, agent.id)
+            assert row is not None
+            for key, value in values.items():
+                setattr(row, key, value)
+            updated = _agent(row)
+        return web.json_response(updated)
 
     async def queue(self, request: web.Request) -> web.Response:
         await self.agent(request)
@@ -243,7 +281,14 @@ class ConsoleApi:
 
 
 def _agent(agent: Agent) -> dict[str, Any]:
-    return {"id": agent.id, "email": agent.email, "name": agent.name, "role": agent.role}
+    return {
+        "id": agent.id,
+        "email": agent.email,
+        "name": agent.name,
+        "role": agent.role,
+        "phone": agent.phone,
+        "voice_client": agent.voice_client,
+    }
 
 
 def _limit(value: str) -> int:

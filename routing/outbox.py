@@ -32,7 +32,14 @@ from storage.repos import outbox as outbox_repo
 from storage.repos import touchpoints as tp_repo
 
 # What a threaded channel (email) needs beyond the text, passed through to the adapter.
-_THREAD_KEYS = ("subject", "in_reply_to", "references", "acknowledgement", "to_name")
+_THREAD_KEYS = (
+    "subject",
+    "in_reply_to",
+    "references",
+    "acknowledgement",
+    "to_name",
+    "reply_context",
+)
 log = logging.getLogger("switchboard.outbox")
 
 

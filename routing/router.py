@@ -32,6 +32,7 @@ from storage.models import (
     ContactIdentity,
     Conversation,
     ConversationStatus,
+    Customer,
     DeliveryState,
     Direction,
     Touchpoint,
@@ -45,6 +46,8 @@ from storage.repos import outbox as outbox_repo
 from storage.repos import touchpoints as tp_repo
 
 log = logging.getLogger("switchboard.router")
+# Where phone numbers live as addresses: the phone channels and numbers customers shared.
+PHONE_CHANNELS = ("sms", "voice", "whatsapp", "phone")
 ClaimHook = Callable[[Conversation, Agent], Awaitable[None]]
 SMALLTALK = (Intent.GREET, Intent.THANKS, Intent.GOODBYE)
 WITH_HUMANS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
@@ -87,6 +90,7 @@ class Router:
         policy: RoutingPolicy,
         wake_outbox: Callable[[], None] = lambda: None,
         traits: Callable[[str], ChannelTraits] = lambda _name: DEFAULT_TRAITS,
+        kin: Callable[[str], tuple[str, ...]] = lambda _name: (),
     ) -> None:
         self.db = db
         self.assistant = assistant
@@ -96,6 +100,7 @@ class Router:
         self.policy = policy
         self._wake_outbox = wake_outbox
         self._traits = traits
+        self._kin = kin
         self._claim_hooks: dict[str, ClaimHook] = {}
 
     def on_claim(self, channel: str, hook: ClaimHook) -> None:
@@ -185,8 +190,17 @@ class Router:
         now = self.clock.now()
         traits = self._traits(msg.channel)
         customer, identity = await customer_repo.resolve_identity(
-            session, msg.channel, msg.address, now, msg.display_name, msg.locale
+            session,
+            msg.channel,
+            msg.address,
+            now,
+            msg.display_name,
+            msg.locale,
+            kin=self._kin(msg.channel),
         )
+        linked = None
+        if msg.phone:
+            customer, linked = await self._link_phone(session, customer, identity, msg.phone)
         conv = await self._conversation_for(session, msg, identity)
         created = conv is None
         if conv is None:
@@ -215,6 +229,11 @@ class Router:
         )
         if msg.attachments:
             await self._store_attachments(session, inbound, msg)
+        if linked:
+            note = await self._record(
+                session, conv, TouchpointKind.SYSTEM, Direction.INTERNAL, AuthorKind.SYSTEM, linked
+            )
+            txn.events.append(_message_event(note))
         conv.updated_at = now
         result = InboundResult(duplicate=False, touchpoint=inbound, conversation=conv)
         txn.events.append(_message_event(inbound))
@@ -267,6 +286,25 @@ class Router:
             if conv.customer_id == identity.customer_id:
                 return conv
         return None
+
+    async def _link_phone(
+        self, session: AsyncSession, customer: Customer, identity: ContactIdentity, phone: str
+    ) -> tuple[Customer, str | None]:
+        """The customer shared their number: they are whoever texts or calls from it."""
+        now = self.clock.now()
+        owner = await customer_repo.customer_with_address(session, PHONE_CHANNELS, phone)
+        if owner is not None and owner.id != customer.id:
+            await customer_repo.merge(session, customer.id, owner.id, now)
+            await session.refresh(identity)
+            customer = owner
+            text = f"Linked to the customer who uses {phone}: one history across channels"
+        elif owner is None:
+            await customer_repo.add_identity(session, customer.id, "phone", phone, now)
+            text = f"The customer shared their phone number {phone}"
+        else:
+            return customer, None
+        log.info("identity_linked", extra={"fields": {"customer": customer.id}})
+        return customer, text
 
     async def _control(
         self,
@@ -528,7 +566,7 @@ class Router:
         async with self.db.transaction() as session:
             now = self.clock.now()
             customer, identity = await customer_repo.resolve_identity(
-                session, channel, address, now, display_name
+                session, channel, address, now, display_name, kin=self._kin(channel)
             )
             conv = await conv_repo.open_for_identity(session, identity.id)
             if conv is None:
@@ -715,6 +753,16 @@ class Router:
             )
         return bool(changed)
 
+    async def provider_status_by_id(
+        self, channel: str, provider_message_id: str, state: DeliveryState, error: str | None
+    ) -> bool:
+        """A delivery report naming the provider's id of one of our messages."""
+        async with self.db.transaction() as session:
+            tp = await tp_repo.find_by_provider_id(session, channel, provider_message_id)
+        if tp is None or tp.direction is not Direction.OUTBOUND:
+            return False
+        return await self.provider_status(tp.id, state, error)
+
     async def mark_read_by_agent(self, conversation_id: int) -> None:
         """An agent opened the conversation: the customer's messages in it are read."""
         async with self.db.transaction() as session:
@@ -780,6 +828,39 @@ class Router:
                 delivery_state=DeliveryState.FAILED,
                 meta={**meta, "not_sent": "opted_out"},
             )
+        if traits.reply_window is not None or traits.reply_context:
+            last = await tp_repo.last_inbound(session, conv.id)
+            closed = traits.reply_window is not None and (
+                last is None or now - last.created_at > traits.reply_window
+            )
+            if closed:
+                hours = traits.reply_window.total_seconds() / 3600 if traits.reply_window else 0
+                if agent is not None:
+                    raise Conflict(
+                        "outside_reply_window",
+                        f"{conv.channel} allows replies only within {hours:g} hours of the "
+                        "customer's last message (after that, only approved templates); "
+                        "wait for the customer to write again",
+                    )
+                return await self._record(
+                    session,
+                    conv,
+                    kind,
+                    Direction.OUTBOUND,
+                    author,
+                    text,
+                    delivery_state=DeliveryState.FAILED,
+                    meta={**meta, "not_sent": "reply_window"},
+                )
+            if traits.reply_context and last is not None:
+                reply_context = {
+                    **last.meta.get("reply_context", {}),
+                    "received_at": last.created_at.isoformat(),
+                }
+            else:
+                reply_context = None
+        else:
+            reply_context = None
         if not traits.outbound:
             if agent is not None:
                 raise Conflict(
@@ -812,6 +893,8 @@ class Router:
                 txn.acknowledge = False
             if traits.auto_reply_window is not None:
                 identity.last_auto_reply_at = now
+        if reply_context is not None:
+            payload["reply_context"] = reply_context
         if traits.threaded:
             payload.update(await self._thread_headers(session, conv))
             payload["to_name"] = identity.display_name

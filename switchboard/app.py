@@ -97,11 +97,14 @@ def create_app(
                 status_callback_url=settings.effective_public_url + "/webhooks/twilio/sms/status",
             ),
             # Texts cost the customer: only answers, never agent events.
-            ChannelTraits(live=False),
+            ChannelTraits(live=False, address_kind="phone"),
         )
         # Phone calls: answers are spoken in the call, and a question the bot cannot answer
         # goes to a person at once (nobody rephrases to a machine on the phone).
-        channels.register(VoiceAdapter(), ChannelTraits(live=False, outbound=False, max_misses=1))
+        channels.register(
+            VoiceAdapter(),
+            ChannelTraits(live=False, outbound=False, max_misses=1, address_kind="phone"),
+        )
     router = app[ROUTER] = Router(
         db,
         assistant,
@@ -111,6 +114,7 @@ def create_app(
         _routing_policy(settings),
         wake_outbox=outbox.wake,
         traits=channels.traits,
+        kin=channels.kin,
     )
     _add_routes(app, settings, router, hub)
     receivers = _email_receivers(app, settings.email, router)
@@ -280,6 +284,7 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
         token_ttl=timedelta(hours=settings.auth.token_ttl_hours),
         presence_timeout=timedelta(seconds=settings.auth.presence_timeout_seconds),
         max_chars=settings.chat.max_message_chars,
+        default_region=settings.twilio.default_region,
     ).add_routes(app)
     ConsoleSocket(router, hub).add_routes(app)
 

@@ -18,7 +18,7 @@ from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
 from tests.fakes.twilio import FakeTwilio, sid
-from tests.fakes.twilio_webhooks import signed, voice
+from tests.fakes.twilio_webhooks import inbound_sms, signed, voice
 from tests.helpers import AgentApi
 
 PUBLIC_URL = "https://support.acme.test"
@@ -355,3 +355,66 @@ async def test_the_same_caller_is_one_customer_on_the_phone_and_by_sms(phone: Ph
     conv = await phone.conversation()
     customer = await phone.agent.call("GET", f"/api/v1/customers/{conv['customer']['id']}")
     assert {"channel": "voice", "address": CALLER} in customer["identities"]
+
+
+async def test_an_agent_sets_the_phone_claimed_calls_reach_them(phone: Phone) -> None:
+    updated = await phone.agent.call("PATCH", "/api/v1/me", json={"phone": "081 234 9999"})
+    refused = await phone.agent.call(
+        "PATCH", "/api/v1/me", expect=400, json={"phone": "not a number"}
+    )
+
+    assert updated["phone"] == "+66812349999"  # written the Thai way, stored as E.164
+    assert refused["error"]["code"] == "bad_phone"
+    assert (await phone.agent.call("GET", "/api/v1/me"))["phone"] == "+66812349999"
+
+
+async def test_a_caller_who_waits_too_long_is_offered_a_voicemail_or_a_call_back(
+    phone: Phone,
+) -> None:
+    call = Call(phone)
+    await call.dial()
+    await call.press("1")
+    await call.press("0")
+
+    twiml = await call.post("/queue/wait", QueuePosition="3", QueueTime="700")
+    assert call.verbs() == ["Leave"]
+    twiml = await call.post("/queue/exit", QueueResult="leave", QueueTime="700")
+
+    assert "all our agents are still busy" in call.said()
+    assert "leave a message, press 1" in call.said() and twiml.find("Gather") is not None
+    await call.press("2")
+    conv = await phone.conversation()
+    assert conv["status"] == "queued"
+    assert any(f"Call back {CALLER}" in m["text"] for m in conv["messages"])
+
+
+async def test_without_twilio_settings_the_twilio_routes_do_not_exist(
+    client: TestClient,
+) -> None:
+    for path in ("/webhooks/twilio/sms", VOICE + "/incoming"):
+        resp = await client.post(path, data={"From": CALLER})
+        assert resp.status == 404
+
+
+async def test_a_caller_who_texted_before_is_the_same_customer(phone: Phone) -> None:
+    params = inbound_sms(
+        account_sid=phone.twilio.account_sid, from_="+66 81 234 5678", to=OUR_NUMBER, body="Hi"
+    )
+    request = signed(phone.twilio.auth_token, PUBLIC_URL + "/webhooks/twilio/sms", params)
+    resp = await phone.client.post(
+        "/webhooks/twilio/sms", data=request.body, headers=request.headers
+    )
+    assert resp.status == 200
+
+    await Call(phone).dial()
+
+    listed = await phone.agent.call("GET", "/api/v1/conversations")
+    assert {c["channel"] for c in listed["items"]} == {"sms", "voice"}
+    assert len({c["customer"]["id"] for c in listed["items"]}) == 1
+    customer = await phone.agent.call(
+        "GET", f"/api/v1/customers/{listed['items'][0]['customer']['id']}"
+    )
+    assert {(i["channel"], i["address"]) for i in customer["identities"]} == {
+        ("sms", CALLER),
+        ("voice", CALLER),
+    }

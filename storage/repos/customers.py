@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import RecordNotFound, is_unique_violation
-from storage.models import ContactIdentity, Customer
+from storage.models import ContactIdentity, Conversation, Customer, Touchpoint
 
 
 async def resolve_identity(
@@ -19,21 +20,30 @@ async def resolve_identity(
     now: datetime,
     display_name: str | None = None,
     locale: str | None = None,
+    kin: Collection[str] = (),
 ) -> tuple[Customer, ContactIdentity]:
     """Find the customer behind ``(channel, address)``, creating both on first contact.
 
+    ``kin`` are channels sharing this address space (a phone number on SMS, voice and
+    WhatsApp): an address known on one of them is that customer's on this channel too.
     Safe when two processes see the same new address at once: the loser of the unique
     constraint race reads the winner's row.
     """
     found = await _find(session, channel, address)
     if found:
+        if display_name and not found[0].display_name:
+            found[0].display_name = display_name  # the provider's profile name, when unknown
         return found
+    relative = await _find_kin(session, kin, address) if kin else None
     try:
         async with session.begin_nested():
-            customer = Customer(
-                display_name=display_name, locale=locale, created_at=now, updated_at=now
-            )
-            session.add(customer)
+            if relative is not None:
+                customer = relative
+            else:
+                customer = Customer(
+                    display_name=display_name, locale=locale, created_at=now, updated_at=now
+                )
+                session.add(customer)
             await session.flush()
             identity = ContactIdentity(
                 customer_id=customer.id,
@@ -65,6 +75,60 @@ async def _find(
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def _find_kin(
+    session: AsyncSession, channels: Collection[str], address: str
+) -> Customer | None:
+    return (
+        await session.execute(
+            select(Customer)
+            .join(ContactIdentity, ContactIdentity.customer_id == Customer.id)
+            .where(ContactIdentity.channel.in_(list(channels)), ContactIdentity.address == address)
+            .order_by(ContactIdentity.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def customer_with_address(
+    session: AsyncSession, channels: Collection[str], address: str
+) -> Customer | None:
+    """The customer who has ``address`` on one of ``channels``."""
+    return await _find_kin(session, channels, address)
+
+
+async def add_identity(
+    session: AsyncSession, customer_id: int, channel: str, address: str, now: datetime
+) -> ContactIdentity | None:
+    """Give a customer another address; None when it already belongs to someone."""
+    if await find_identity(session, channel, address) is not None:
+        return None
+    identity = ContactIdentity(
+        customer_id=customer_id, channel=channel, address=address, created_at=now
+    )
+    session.add(identity)
+    await session.flush()
+    return identity
+
+
+async def merge(session: AsyncSession, source_id: int, target_id: int, now: datetime) -> None:
+    """Move everything of customer ``source_id`` to ``target_id``: one person, one history.
+    The source customer row stays, empty, so old links to it still resolve."""
+    if source_id == target_id:
+        return
+    for model in (ContactIdentity, Conversation, Touchpoint):
+        await session.execute(
+            update(model)
+            .where(model.customer_id == source_id)
+            .values(customer_id=target_id)
+            .execution_options(synchronize_session=False)
+        )
+    target = await get_customer(session, target_id)
+    source = await get_customer(session, source_id)
+    target.display_name = target.display_name or source.display_name
+    target.locale = target.locale or source.locale
+    target.updated_at = now
 
 
 async def find_identity(
