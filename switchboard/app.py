@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.faq import FaqAssistant
-from channels.base import ChannelRegistry, ChannelTraits
+from channels import messenger, whatsapp
+from channels.base import ChannelRegistry, ChannelTraits, Report
 from channels.email.adapter import EmailAdapter, EmailTemplates, SmtpSettings
 from channels.email.imap import ImapPoller, ImapSettings
 from channels.email.inbound import EmailIngest
@@ -82,6 +84,7 @@ def create_app(
     )
     if settings.email.enabled:
         channels.register(_email_adapter(settings.email, clock), _email_traits(settings.email))
+    closers = _register_messengers(settings, channels)
     twilio = None
     if settings.twilio.enabled:
         twilio = app[TWILIO] = TwilioApi(
@@ -118,6 +121,7 @@ def create_app(
     )
     _add_routes(app, settings, router, hub)
     receivers = _email_receivers(app, settings.email, router)
+    _add_messenger_webhooks(app, settings, router)
     if settings.twilio.enabled:
         signature = TwilioSignature(settings.twilio.auth_token, settings.effective_public_url)
         SmsWebhooks(
@@ -166,6 +170,8 @@ def create_app(
                     await task
             if twilio is not None:
                 await twilio.close()
+            for close in closers:
+                await close()
             await hub.stop()
             await db.dispose()
 
@@ -194,6 +200,62 @@ def _ivr_flow(settings: Settings) -> Flow:
         return load_flow(_config_path(settings.twilio.ivr_file))
     except FlowError as exc:
         raise SettingsError(f"setting twilio.ivr_file: {exc}") from None
+
+
+def _register_messengers(
+    settings: Settings, channels: ChannelRegistry
+) -> list[Callable[[], Awaitable[None]]]:
+    """Each messenger whose credentials are set: its adapter and traits. Returns the closers."""
+    closers: list[Callable[[], Awaitable[None]]] = []
+    wa = settings.whatsapp
+    if wa.enabled:
+        wa_adapter = whatsapp.WhatsAppAdapter(
+            api_base_url=wa.api_base_url,
+            access_token=wa.access_token,
+            phone_number_id=wa.phone_number_id,
+            api_version=wa.api_version,
+        )
+        channels.register(wa_adapter, whatsapp.TRAITS)
+        closers.append(wa_adapter.close)
+    fb = settings.messenger
+    if fb.enabled:
+        adapter = messenger.MessengerAdapter(
+            api_base_url=fb.api_base_url,
+            page_access_token=fb.page_access_token,
+            api_version=fb.api_version,
+            app_secret=fb.app_secret,
+        )
+        channels.register(adapter, messenger.TRAITS)
+        closers.append(adapter.close)
+    return closers
+
+
+def _add_messenger_webhooks(app: web.Application, settings: Settings, router: Router) -> None:
+    def report(channel: str) -> Report:
+        return functools.partial(router.provider_status_by_id, channel)
+
+    wa = settings.whatsapp
+    if wa.enabled:
+        whatsapp.WhatsAppWebhooks(
+            handle=router.handle_inbound,
+            report=report(whatsapp.CHANNEL),
+            verify_token=wa.verify_token,
+            app_secret=wa.app_secret,
+            default_region=settings.twilio.default_region,
+            api_base_url=wa.api_base_url,
+            api_version=wa.api_version,
+        ).add_routes(app)
+    fb = settings.messenger
+    if fb.enabled:
+        messenger.MessengerWebhooks(
+            handle=router.handle_inbound,
+            report=report(messenger.CHANNEL),
+            verify_token=fb.verify_token,
+            app_secret=fb.app_secret,
+            page_access_token=fb.page_access_token,
+            api_base_url=fb.api_base_url,
+            api_version=fb.api_version,
+        ).add_routes(app)
 
 
 def _email_adapter(email: EmailSettings, clock: Clock) -> EmailAdapter:

@@ -216,6 +216,111 @@ class TwilioSettings:
         )
 
 
+def _all_or_nothing(section: str, values: dict[str, str]) -> None:
+    """A messenger is on when its credentials are set: all of them, or none."""
+    given = {k for k, v in values.items() if v}
+    if given and given != set(values):
+        missing = sorted(set(values) - given)[0]
+        _check(False, f"{section}.{missing}", f"must be set with {', '.join(sorted(given))}")
+
+
+def _url(name: str, value: str) -> None:
+    _check(value.startswith(("https://", "http://")), name, "must be an http(s) URL")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str = ""
+    webhook_secret: str = ""
+    api_base_url: str = "https://api.telegram.org"
+    mode: str = "webhook"  # webhook (production) | polling (a laptop without a public URL)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    def validate(self) -> None:
+        _url("telegram.api_base_url", self.api_base_url)
+        _check(self.mode in ("webhook", "polling"), "telegram.mode", "must be webhook or polling")
+        if self.enabled and self.mode == "webhook":
+            _check(
+                len(self.webhook_secret) >= 16,
+                "telegram.webhook_secret",
+                "must be set (16+ characters) in webhook mode: it proves a request is Telegram's",
+            )
+
+
+@dataclass(frozen=True)
+class _MetaAppSettings:
+    """Meta's webhook scheme (a verify token, the app secret signing each POST) and Graph API,
+    shared by WhatsApp and Messenger; each adds its own credentials."""
+
+    verify_token: str = ""
+    app_secret: str = ""
+    api_base_url: str = "https://graph.facebook.com"
+    api_version: str = "v21.0"
+
+    section: typing.ClassVar[str] = ""
+
+    def credentials(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    @property
+    def enabled(self) -> bool:
+        return all(self.credentials().values())
+
+    def validate(self) -> None:
+        _url(f"{self.section}.api_base_url", self.api_base_url)
+        _all_or_nothing(
+            self.section,
+            {"verify_token": self.verify_token, "app_secret": self.app_secret} | self.credentials(),
+        )
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings(_MetaAppSettings):
+    access_token: str = ""
+    phone_number_id: str = ""
+
+    section: typing.ClassVar[str] = "whatsapp"
+
+    def credentials(self) -> dict[str, str]:
+        return {"access_token": self.access_token, "phone_number_id": self.phone_number_id}
+
+
+@dataclass(frozen=True)
+class MessengerSettings(_MetaAppSettings):
+    page_access_token: str = ""
+
+    section: typing.ClassVar[str] = "messenger"
+
+    def credentials(self) -> dict[str, str]:
+        return {"page_access_token": self.page_access_token}
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    channel_secret: str = ""
+    channel_access_token: str = ""
+    api_base_url: str = "https://api.line.me"
+    data_api_base_url: str = "https://api-data.line.me"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.channel_access_token)
+
+    def validate(self) -> None:
+        _url("line.api_base_url", self.api_base_url)
+        _url("line.data_api_base_url", self.data_api_base_url)
+        _all_or_nothing(
+            "line",
+            {
+                "channel_secret": self.channel_secret,
+                "channel_access_token": self.channel_access_token,
+            },
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = ""
@@ -233,6 +338,10 @@ class Settings:
     kb: KnowledgeBaseSettings = field(default_factory=KnowledgeBaseSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    messenger: MessengerSettings = field(default_factory=MessengerSettings)
+    line: LineSettings = field(default_factory=LineSettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -1,0 +1,301 @@
+"""The social messengers end to end: signed webhooks in through the real app, the bot's answer
+and an agent's reply out through a local stand-in of each provider's API. The same scenarios
+run for every messenger (and on SQLite and PostgreSQL); a small driver per provider knows its
+wire format."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from switchboard.app import create_app
+from switchboard.settings import Settings
+from tests.conftest import PASSWORD, seed
+from tests.fakes import messenger as fb
+from tests.fakes import whatsapp as wa
+from tests.helpers import AgentApi, eventually
+
+QUESTION = "How do I reset my password?"
+
+
+@dataclass(frozen=True)
+class Sent:
+    to: str
+    text: str
+    buttons: tuple[str, ...]
+
+
+class Driver(Protocol):
+    name: str
+    path: str
+
+    def settings(self) -> dict[str, Any]: ...
+    def new_user(self) -> str: ...
+    def text(
+        self, user: str, text: str, message_id: str | None = None
+    ) -> tuple[bytes, dict[str, str]]: ...
+    def press(self, user: str, button: str) -> tuple[bytes, dict[str, str]]: ...
+    def media(self, user: str) -> tuple[bytes, dict[str, str]]: ...
+    def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]: ...
+    def sent(self) -> list[Sent]: ...
+    def rate_limit(self, n: int) -> None: ...
+    def verification(self) -> dict[str, str] | None: ...
+    def address(self, user: str) -> str: ...
+
+
+class MessengerDriver:
+    name = "messenger"
+    path = "/webhooks/messenger"
+
+    def __init__(self, fake: fb.FakeMessenger) -> None:
+        self.fake = fake
+        self.events = fake.webhooks
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "messenger": {
+                "verify_token": self.fake.verify_token,
+                "app_secret": self.fake.app_secret,
+                "page_access_token": self.fake.page_access_token,
+                "api_base_url": self.fake.base_url,
+            }
+        }
+
+    def new_user(self) -> str:
+        return self.fake.add_user("Somchai", "Jaidee")
+
+    def text(
+        self, user: str, text: str, message_id: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        return self.events.text_message(user, text, mid=message_id)
+
+    def press(self, user: str, button: str) -> tuple[bytes, dict[str, str]]:
+        [sent] = [s for s in self.fake.sent if s.recipient == user][-1:]
+        payload = next(q["payload"] for q in sent.quick_replies if q["title"] == button)
+        return self.events.quick_reply(user, button, payload)
+
+    def media(self, user: str) -> tuple[bytes, dict[str, str]]:
+        return self.events.media_message(user, [("image", "https://cdn.fb.test/receipt.jpg")])
+
+    def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "X-Hub-Signature-256": fb.sign("not-the-app-secret", body)}
+
+    def sent(self) -> list[Sent]:
+        return [
+            Sent(s.recipient, s.text, tuple(q["title"] for q in s.quick_replies))
+            for s in self.fake.sent
+        ]
+
+    def rate_limit(self, n: int) -> None:
+        self.fake.rate_limit(n, retry_after="1")
+
+    def verification(self) -> dict[str, str] | None:
+        return self.events.verification(self.fake.verify_token)
+
+    def address(self, user: str) -> str:
+        return user
+
+
+class WhatsAppDriver:
+    name = "whatsapp"
+    path = "/webhooks/whatsapp"
+
+    def __init__(self, fake: wa.FakeWhatsApp) -> None:
+        self.fake = fake
+        self.app_secret = secrets.token_hex(16)
+        self.verify_token = secrets.token_urlsafe(12)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "whatsapp": {
+                "verify_token": self.verify_token,
+                "app_secret": self.app_secret,
+                "access_token": self.fake.access_token,
+                "phone_number_id": self.fake.phone_number_id,
+                "api_base_url": self.fake.base_url,
+            }
+        }
+
+    def new_user(self) -> str:
+        return "66812" + str(secrets.randbelow(10**5)).zfill(5)
+
+    def text(
+        self, user: str, text: str, message_id: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        return wa.text_webhook(self.app_secret, wa_id=user, text=text, id=message_id)
+
+    def press(self, user: str, button: str) -> tuple[bytes, dict[str, str]]:
+        sent = [s for s in self.fake.sent if s.to == user][-1]
+        reply_id = next(i for i, title in sent.choices if title == button)
+        return wa.button_webhook(self.app_secret, wa_id=user, reply_id=reply_id, title=button)
+
+    def media(self, user: str) -> tuple[bytes, dict[str, str]]:
+        media_id = self.fake.add_media(b"\x89PNG receipt", "image/png")
+        return wa.media_webhook(
+            self.app_secret, wa_id=user, media_id=media_id, mime_type="image/png"
+        )
+
+    def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "X-Hub-Signature-256": wa.sign("not-the-app-secret", body)}
+
+    def sent(self) -> list[Sent]:
+        return [
+            Sent(s.to, s.body, tuple(title for _id, title in s.choices)) for s in self.fake.sent
+        ]
+
+    def rate_limit(self, n: int) -> None:
+        self.fake.rate_limit(n, retry_after="1")
+
+    def verification(self) -> dict[str, str] | None:
+        return wa.verification(self.verify_token)
+
+    def address(self, user: str) -> str:
+        return "+" + user
+
+
+class Desk:
+    def __init__(self, client: TestClient, driver: Driver) -> None:
+        self.client = client
+        self.driver = driver
+        self.agent: AgentApi
+
+    async def post(self, request: tuple[bytes, dict[str, str]], expect: int = 200) -> Any:
+        body, headers = request
+        resp = await self.client.post(self.driver.path, data=body, headers=headers)
+        assert resp.status == expect, await resp.text()
+        return resp
+
+    async def sent(self, count: int) -> list[Sent]:
+        return await eventually(lambda: s if len(s := self.driver.sent()) >= count else None)
+
+    async def conversation(self) -> dict[str, Any]:
+        listed = await self.agent.call("GET", "/api/v1/conversations")
+        [conv] = [c for c in listed["items"] if c["channel"] == self.driver.name]
+        return await self.agent.conversation(conv["id"])
+
+
+@pytest.fixture(params=["messenger", "whatsapp"])
+async def driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
+    if request.param == "messenger":
+        async with fb.FakeMessenger() as fake:
+            yield MessengerDriver(fake)
+    else:
+        async with wa.FakeWhatsApp() as fake_wa:
+            yield WhatsAppDriver(fake_wa)
+
+
+@pytest.fixture
+async def desk(aiohttp_client: Any, make_settings: Callable[..., Settings], driver: Driver) -> Desk:
+    settings = make_settings(**driver.settings())
+    await seed(settings.effective_database_url)
+    client = await aiohttp_client(create_app(settings))
+    desk = Desk(client, driver)
+    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
+    return desk
+
+
+async def test_the_webhook_verification_handshake(desk: Desk) -> None:
+    query = desk.driver.verification()
+    assert query is not None
+
+    good = await desk.client.get(desk.driver.path, params=query)
+    bad = await desk.client.get(desk.driver.path, params={**query, "hub.verify_token": "nope"})
+
+    assert good.status == 200 and await good.text() == query["hub.challenge"]
+    assert bad.status == 403
+
+
+async def test_a_message_gets_the_bots_answer_with_buttons_and_a_way_to_a_person(
+    desk: Desk,
+) -> None:
+    user = desk.driver.new_user()
+
+    await desk.post(desk.driver.text(user, QUESTION))
+
+    [answer] = await desk.sent(1)
+    assert answer.to == user and "Forgot password?" in answer.text
+    assert "Talk to a person" in answer.buttons
+    conv = await desk.conversation()
+    assert conv["customer"]["display_name"]  # the provider's profile name
+    assert [m["kind"] for m in conv["messages"]] == ["message", "bot_answer"]
+
+
+async def test_the_handoff_button_reaches_an_agent_whose_reply_is_delivered(desk: Desk) -> None:
+    user = desk.driver.new_user()
+    await desk.post(desk.driver.text(user, QUESTION))
+    await desk.sent(1)
+
+    await desk.post(desk.driver.press(user, "Talk to a person"))
+    conv = await desk.agent.claim_next()
+    await desk.agent.reply(conv["id"], "Hi, Agent 1 here.")
+
+    sent = await eventually(
+        lambda: [s for s in desk.driver.sent() if s.text == "Hi, Agent 1 here."]
+    )
+    assert sent[0].to == user
+    history = (await desk.agent.conversation(conv["id"]))["messages"]
+    assert "Talk to a person" in [m["text"] for m in history if m["kind"] == "message"]
+
+
+async def test_media_is_kept_as_an_attachment(desk: Desk) -> None:
+    user = desk.driver.new_user()
+
+    await desk.post(desk.driver.media(user))
+
+    conv = await desk.conversation()
+    [inbound] = [m for m in conv["messages"] if m["direction"] == "inbound"]
+    [attachment] = inbound["meta"]["attachments"]
+    assert attachment["content_type"].startswith("image/")
+
+
+async def test_a_forged_signature_is_refused_and_nothing_stored(desk: Desk) -> None:
+    user = desk.driver.new_user()
+    body, headers = desk.driver.text(user, QUESTION)
+
+    resp = await desk.client.post(
+        desk.driver.path, data=body, headers=desk.driver.forge(body, headers)
+    )
+
+    assert resp.status in (401, 403)
+    listed = await desk.agent.call("GET", "/api/v1/conversations")
+    assert listed["items"] == []
+
+
+async def test_a_redelivered_message_is_stored_and_answered_once(desk: Desk) -> None:
+    user = desk.driver.new_user()
+    request = desk.driver.text(user, QUESTION)
+
+    await desk.post(request)
+    await desk.post(request)
+    await desk.post(desk.driver.text(user, "thanks"))
+
+    sent = await desk.sent(2)
+    assert sum("Forgot password?" in s.text for s in sent) == 1
+    conv = await desk.conversation()
+    assert [m["text"] for m in conv["messages"] if m["direction"] == "inbound"] == [
+        QUESTION,
+        "thanks",
+    ]
+
+
+async def test_a_rate_limited_send_is_retried_and_delivered_once(desk: Desk) -> None:
+    desk.driver.rate_limit(2)
+    user = desk.driver.new_user()
+
+    await desk.post(desk.driver.text(user, QUESTION))
+
+    [answer] = await desk.sent(1)
+    assert "Forgot password?" in answer.text
+    conv = await desk.conversation()
+    [bot] = [m for m in conv["messages"] if m["kind"] == "bot_answer"]
+    await eventually(lambda: _state_is(desk, bot["id"], "sent"))
+
+
+async def _state_is(desk: Desk, touchpoint_id: int, state: str) -> bool:
+    conv = await desk.conversation()
+    return any(m["id"] == touchpoint_id and m["state"] == state for m in conv["messages"])
