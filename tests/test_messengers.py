@@ -8,11 +8,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from routing.clock import FrozenClock
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
@@ -299,3 +301,25 @@ async def test_a_rate_limited_send_is_retried_and_delivered_once(desk: Desk) -> 
 async def _state_is(desk: Desk, touchpoint_id: int, state: str) -> bool:
     conv = await desk.conversation()
     return any(m["id"] == touchpoint_id and m["state"] == state for m in conv["messages"])
+
+
+async def test_an_agent_cannot_write_after_the_24_hour_window_and_is_told_why(
+    aiohttp_client: Any, make_settings: Callable[..., Settings], driver: Driver
+) -> None:
+    settings = make_settings(**driver.settings())
+    await seed(settings.effective_database_url)
+    clock = FrozenClock(datetime.now(UTC))
+    desk = Desk(await aiohttp_client(create_app(settings, clock=clock)), driver)
+    desk.agent = await AgentApi.login(desk.client, "agent1@example.com", PASSWORD)
+    user = desk.driver.new_user()
+    await desk.post(desk.driver.text(user, "I want to talk to a person"))
+    conv = await desk.agent.claim_next()
+
+    clock.advance(25 * 3600)
+    desk.agent = await AgentApi.login(desk.client, "agent1@example.com", PASSWORD)  # next shift
+    refused = await desk.agent.reply(conv["id"], "Sorry for the wait!", expect=409)
+
+    assert refused["error"]["code"] == "outside_reply_window"
+    assert "24 hours" in refused["error"]["message"]
+    await desk.post(desk.driver.text(user, "Hello again?"))
+    await desk.agent.reply(conv["id"], "Sorry for the wait!")  # the customer wrote: open again
