@@ -14,7 +14,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.faq import FaqAssistant
-from channels import messenger, whatsapp
+from channels import line, messenger, whatsapp
 from channels.base import ChannelRegistry, ChannelTraits, Report
 from channels.email.adapter import EmailAdapter, EmailTemplates, SmtpSettings
 from channels.email.imap import ImapPoller, ImapSettings
@@ -217,6 +217,13 @@ def _register_messengers(
         )
         channels.register(wa_adapter, whatsapp.TRAITS)
         closers.append(wa_adapter.close)
+    ln = settings.line
+    if ln.enabled:
+        line_adapter = line.LineAdapter(
+            api_base_url=ln.api_base_url, channel_access_token=ln.channel_access_token
+        )
+        channels.register(line_adapter, line.TRAITS)
+        closers.append(line_adapter.close)
     fb = settings.messenger
     if fb.enabled:
         adapter = messenger.MessengerAdapter(
@@ -244,6 +251,16 @@ def _add_messenger_webhooks(app: web.Application, settings: Settings, router: Ro
             default_region=settings.twilio.default_region,
             api_base_url=wa.api_base_url,
             api_version=wa.api_version,
+        ).add_routes(app)
+    ln = settings.line
+    if ln.enabled:
+        line.LineWebhooks(
+            handle=router.handle_inbound,
+            report=report(line.CHANNEL),
+            channel_secret=ln.channel_secret,
+            channel_access_token=ln.channel_access_token,
+            api_base_url=ln.api_base_url,
+            data_api_base_url=ln.data_api_base_url,
         ).add_routes(app)
     fb = settings.messenger
     if fb.enabled:
