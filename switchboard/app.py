@@ -14,7 +14,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.faq import FaqAssistant
-from channels import line, messenger, whatsapp
+from channels import line, messenger, telegram, whatsapp
 from channels.base import ChannelRegistry, ChannelTraits, Report
 from channels.email.adapter import EmailAdapter, EmailTemplates, SmtpSettings
 from channels.email.imap import ImapPoller, ImapSettings
@@ -157,6 +157,14 @@ def create_app(
                 ]
                 if receivers.poller is not None:
                     tasks.append(asyncio.create_task(receivers.poller.run(), name="imap"))
+                if settings.telegram.enabled and settings.telegram.mode == "polling":
+                    poller = telegram.TelegramPoller(
+                        handle=router.handle_inbound,
+                        token=settings.telegram.token,
+                        api_base_url=settings.telegram.api_base_url,
+                        attachment_max_bytes=settings.email.attachment_max_bytes,
+                    )
+                    tasks.append(asyncio.create_task(poller.run(), name="telegram-poll"))
             if receivers.smtp is not None:
                 await receivers.smtp.start()
             yield
@@ -217,6 +225,11 @@ def _register_messengers(
         )
         channels.register(wa_adapter, whatsapp.TRAITS)
         closers.append(wa_adapter.close)
+    tg = settings.telegram
+    if tg.enabled:
+        tg_adapter = telegram.TelegramAdapter(api_base_url=tg.api_base_url, token=tg.token)
+        channels.register(tg_adapter, telegram.TRAITS)
+        closers.append(tg_adapter.close)
     ln = settings.line
     if ln.enabled:
         line_adapter = line.LineAdapter(
@@ -251,6 +264,16 @@ def _add_messenger_webhooks(app: web.Application, settings: Settings, router: Ro
             default_region=settings.twilio.default_region,
             api_base_url=wa.api_base_url,
             api_version=wa.api_version,
+        ).add_routes(app)
+    tg = settings.telegram
+    if tg.enabled and tg.mode == "webhook":
+        telegram.TelegramWebhooks(
+            handle=router.handle_inbound,
+            report=report(telegram.CHANNEL),
+            token=tg.token,
+            webhook_secret=tg.webhook_secret,
+            api_base_url=tg.api_base_url,
+            attachment_max_bytes=settings.email.attachment_max_bytes,
         ).add_routes(app)
     ln = settings.line
     if ln.enabled:

@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--voice-client", help="Twilio Client identity to put calls through to instead"
     )
 
+    tg = sub.add_parser("telegram", parents=[common], help="Telegram")
+    tg_sub = tg.add_subparsers(dest="telegram_command", required=True, metavar="ACTION")
+    tg_sub.add_parser(
+        "set-webhook",
+        parents=[common],
+        help="register <public_url>/webhooks/telegram and the secret with Telegram",
+    )
+
     kb = sub.add_parser("kb", parents=[common], help="knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
     imp = kb_sub.add_parser(
@@ -116,6 +124,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             phone=args.phone,
             voice_client=args.voice_client,
         )
+    if args.command == "telegram":
+        return await commands.telegram_set_webhook(settings)
     if args.command == "kb" and args.kb_command == "import":
         return await commands.kb_import(settings, args.file)
     if args.command == "kb" and args.kb_command == "search":

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from channels.errors import SwitchboardError
 from channels.phone import InvalidPhoneNumber, normalize_phone
+from channels.telegram import set_webhook
 from console.auth import create_agent
 from knowledge_base.importer import read_articles
 from knowledge_base.service import KnowledgeBase
@@ -167,3 +168,17 @@ def _progress(total: int):  # type: ignore[no-untyped-def]
             print(f"importing {done}/{count} ({percent}%)", file=sys.stderr, flush=True)
 
     return report if total else None
+
+
+async def telegram_set_webhook(settings: Settings) -> int:
+    tg = settings.telegram
+    if not tg.enabled or tg.mode != "webhook":
+        raise SwitchboardError("set telegram.token and telegram.webhook_secret (webhook mode)")
+    if not settings.public_url.startswith("https://"):
+        raise SwitchboardError("public_url must be the https:// address Telegram can reach")
+    url = settings.effective_public_url + "/webhooks/telegram"
+    await set_webhook(
+        token=tg.token, api_base_url=tg.api_base_url, url=url, secret=tg.webhook_secret
+    )
+    print(f"Telegram now delivers updates to {url}")
+    return 0

@@ -244,9 +244,11 @@ class TelegramSettings:
         _check(self.mode in ("webhook", "polling"), "telegram.mode", "must be webhook or polling")
         if self.enabled and self.mode == "webhook":
             _check(
-                len(self.webhook_secret) >= 16,
+                16 <= len(self.webhook_secret) <= 256
+                and all(c.isascii() and (c.isalnum() or c in "_-") for c in self.webhook_secret),
                 "telegram.webhook_secret",
-                "must be set (16+ characters) in webhook mode: it proves a request is Telegram's",
+                "must be set in webhook mode: 16-256 of A-Z a-z 0-9 _ - (Telegram's rule); "
+                "it proves a request is Telegram's",
             )
 
 

@@ -18,6 +18,7 @@ import yaml
 
 from switchboard.app import create_app
 from switchboard.settings import load_settings
+from tests.fakes.telegram import FakeTelegram
 from tests.helpers import AgentApi
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -574,3 +575,20 @@ def test_a_short_password_is_refused(cli: Cli) -> None:
     )
 
     assert "8" in message and "password" in message
+
+
+async def test_telegram_set_webhook_registers_the_public_url_and_secret(cli: Cli) -> None:
+    async with FakeTelegram() as telegram:
+        env = cli.env(
+            SWITCHBOARD_PUBLIC_URL="https://support.acme.test",
+            SWITCHBOARD_TELEGRAM__TOKEN=telegram.token,
+            SWITCHBOARD_TELEGRAM__WEBHOOK_SECRET="s3cret-s3cret-s3cret",
+            SWITCHBOARD_TELEGRAM__API_BASE_URL=telegram.base_url,
+        )
+        done = await asyncio.to_thread(cli.run, "telegram", "set-webhook", env=env)
+
+        assert done.returncode == 0, done.stderr
+        assert "https://support.acme.test/webhooks/telegram" in done.stdout
+        assert telegram.webhook is not None
+        assert telegram.webhook["url"] == "https://support.acme.test/webhooks/telegram"
+        assert telegram.webhook["secret_token"] == "s3cret-s3cret-s3cret"

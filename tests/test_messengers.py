@@ -20,7 +20,11 @@ from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
 from tests.fakes import line as ln
 from tests.fakes import messenger as fb
+from tests.fakes import telegram as tg
+from tests.fakes import telegram_updates as tgu
 from tests.fakes import whatsapp as wa
+from tests.fakes.twilio import FakeTwilio
+from tests.fakes.twilio_webhooks import inbound_sms, signed
 from tests.helpers import AgentApi, eventually
 
 QUESTION = "How do I reset my password?"
@@ -224,6 +228,63 @@ class LineDriver:
         return user
 
 
+class TelegramDriver:
+    name = "telegram"
+    path = "/webhooks/telegram"
+
+    def __init__(self, fake: tg.FakeTelegram) -> None:
+        self.fake = fake
+        self.secret = secrets.token_urlsafe(24)
+        self.users: dict[str, dict[str, Any]] = {}
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "telegram": {
+                "token": self.fake.token,
+                "webhook_secret": self.secret,
+                "api_base_url": self.fake.base_url,
+            }
+        }
+
+    def new_user(self) -> str:
+        found = tgu.user(5_100_000_000 + secrets.randbelow(10**6), "Ana", "Silva")
+        self.users[str(found["id"])] = found
+        return str(found["id"])
+
+    def text(
+        self, user: str, text: str, message_id: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        return tgu.signed(self.secret, tgu.text_update(text, sender=self.users[user]))
+
+    def press(self, user: str, button: str) -> tuple[bytes, dict[str, str]]:
+        sent = [s for s in self.fake.sent if str(s.chat_id) == user][-1]
+        data = next(d for label, d in sent.buttons if label == button)
+        update = tgu.callback_update(data, message=sent.message, sender=self.users[user])
+        return tgu.signed(self.secret, update)
+
+    def media(self, user: str) -> tuple[bytes, dict[str, str]]:
+        photo = self.fake.add_file(b"\xff\xd8 receipt", "photos/receipt.jpg")
+        return tgu.signed(self.secret, tgu.photo_update([photo], sender=self.users[user]))
+
+    def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, tgu.SECRET_HEADER: "not-the-secret"}
+
+    def sent(self) -> list[Sent]:
+        return [
+            Sent(str(s.chat_id), s.text, tuple(label for label, _data in s.buttons))
+            for s in self.fake.sent
+        ]
+
+    def rate_limit(self, n: int) -> None:
+        self.fake.rate_limit(n, retry_after=1)
+
+    def verification(self) -> dict[str, str] | None:
+        return None
+
+    def address(self, user: str) -> str:
+        return user
+
+
 class Desk:
     def __init__(self, client: TestClient, driver: Driver) -> None:
         self.client = client
@@ -245,9 +306,12 @@ class Desk:
         return await self.agent.conversation(conv["id"])
 
 
-@pytest.fixture(params=["messenger", "whatsapp", "line"])
+@pytest.fixture(params=["telegram", "whatsapp", "messenger", "line"])
 async def driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
-    if request.param == "messenger":
+    if request.param == "telegram":
+        async with tg.FakeTelegram() as fake_tg:
+            yield TelegramDriver(fake_tg)
+    elif request.param == "messenger":
         async with fb.FakeMessenger() as fake:
             yield MessengerDriver(fake)
     elif request.param == "line":
@@ -268,6 +332,7 @@ async def desk(aiohttp_client: Any, make_settings: Callable[..., Settings], driv
     return desk
 
 
+@pytest.mark.parametrize("driver", ["whatsapp", "messenger", "line"], indirect=True)
 async def test_the_webhook_verification_handshake(desk: Desk) -> None:
     query = desk.driver.verification()
     if query is None:  # LINE: a signed POST with no events must get 200
@@ -394,3 +459,54 @@ async def test_an_agent_cannot_write_after_the_24_hour_window_and_is_told_why(
     assert "24 hours" in refused["error"]["message"]
     await desk.post(desk.driver.text(user, "Hello again?"))
     await desk.agent.reply(conv["id"], "Sorry for the wait!")  # the customer wrote: open again
+
+
+async def test_one_customer_across_sms_whatsapp_and_telegram_once_linked(
+    aiohttp_client: Any, make_settings: Callable[..., Settings]
+) -> None:
+    async with FakeTwilio() as twilio, wa.FakeWhatsApp() as fake_wa, tg.FakeTelegram() as fake_tg:
+        whats, tele = WhatsAppDriver(fake_wa), TelegramDriver(fake_tg)
+        settings = make_settings(
+            public_url="https://support.acme.test",
+            twilio={
+                "account_sid": twilio.account_sid,
+                "auth_token": twilio.auth_token,
+                "phone_number": "+15005550006",
+                "api_base_url": twilio.base_url,
+                "default_region": "TH",
+            },
+            **whats.settings(),
+            **tele.settings(),
+        )
+        await seed(settings.effective_database_url)
+        client = await aiohttp_client(create_app(settings))
+        agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
+
+        sms = inbound_sms(
+            account_sid=twilio.account_sid, from_="+66812345678", to="+15005550006", body="Hi"
+        )
+        request = signed(twilio.auth_token, "https://support.acme.test/webhooks/twilio/sms", sms)
+        resp = await client.post("/webhooks/twilio/sms", data=request.body, headers=request.headers)
+        assert resp.status == 200
+        body, headers = whats.text("66812345678", "Hello from WhatsApp")
+        assert (await client.post(whats.path, data=body, headers=headers)).status == 200
+        user = tele.new_user()
+        body, headers = tele.text(user, "Hi from Telegram")  # a stranger, until they share
+        assert (await client.post(tele.path, data=body, headers=headers)).status == 200
+        body, headers = tgu.signed(
+            tele.secret, tgu.contact_update("66812345678", sender=tele.users[user])
+        )
+        assert (await client.post(tele.path, data=body, headers=headers)).status == 200
+
+        listed = await agent.call("GET", "/api/v1/conversations")
+        customers = {c["customer"]["id"] for c in listed["items"]}
+        assert {c["channel"] for c in listed["items"]} == {"sms", "whatsapp", "telegram"}
+        assert len(customers) == 1
+        profile = await agent.call("GET", f"/api/v1/customers/{customers.pop()}")
+        assert {(i["channel"], i["address"]) for i in profile["identities"]} >= {
+            ("sms", "+66812345678"),
+            ("whatsapp", "+66812345678"),
+            ("telegram", user),
+        }
+        history = await agent.history(profile["id"])
+        assert {m["channel"] for m in history["items"]} == {"sms", "whatsapp", "telegram"}
