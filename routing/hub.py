@@ -8,7 +8,6 @@ missed event costs a refetch, never data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -88,6 +87,9 @@ class Hub:
                 log.warning("hub_subscriber_overflow", extra={"fields": {"topic": topic}})
 
 
+STOP_TIMEOUT = 5.0
+
+
 class RedisHub(Hub):
     """Publishes through Redis so a socket held by any process receives the event."""
 
@@ -112,8 +114,11 @@ class RedisHub(Hub):
     async def stop(self) -> None:
         if self._reader:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # redis-py's get_message can swallow a cancellation that lands while it reads (seen
+            # as a rare shutdown hang): wait a bounded time, then close the connection under it.
+            await asyncio.wait({self._reader}, timeout=STOP_TIMEOUT)
+            if not self._reader.done():
+                log.warning("redis_hub_reader_did_not_stop")
         if self._pubsub is not None:
             await self._pubsub.aclose()
         if self._redis is not None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +55,8 @@ EMAIL_RECEIVER = web.AppKey("email_receiver", SmtpReceiver)
 EMAIL_INGEST = web.AppKey("email_ingest", EmailIngest)
 TWILIO = web.AppKey("twilio", TwilioApi)
 ROOT = Path(__file__).resolve().parent.parent
+SHUTDOWN_TIMEOUT = 10.0
+log = logging.getLogger("switchboard")
 CONSOLE_STATIC = Path(__file__).resolve().parent.parent / "console" / "static"
 
 
@@ -173,9 +176,14 @@ def create_app(
                 await receivers.smtp.stop()
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if tasks:
+                # Bounded: a library that swallows a cancellation must not hang the shutdown.
+                done, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)
+                for task in stuck:
+                    log.warning("worker_did_not_stop", extra={"fields": {"task": task.get_name()}})
+                for task in done:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        task.result()
             if twilio is not None:
                 await twilio.close()
             for close in closers:

@@ -210,6 +210,21 @@ async def test_a_reply_to_our_mail_joins_its_conversation_by_in_reply_to(
     assert len(desk.relay.received) == 1  # no second acknowledgement
 
 
+async def test_a_reply_threads_by_our_message_id_even_before_the_send_was_recorded(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail(UNANSWERABLE, subject="Blender"))
+    [ack] = await desk.relay.wait_for(1)
+    follow_up = mail("Photo attached.", subject="Re: Blender")
+    # Our ids name the conversation: this one was never recorded as any message's id.
+    follow_up["In-Reply-To"] = f"<sb.{token_of(ack).lower()}.999999@acme.test>"
+
+    await desk.send(follow_up)
+
+    [conv] = await desk.conversations_of(ALICE)
+    assert "Photo attached." in [m["text"] for m in await desk.history(conv["id"])]
+
+
 async def test_a_reply_whose_client_dropped_the_headers_threads_by_the_subject_token(
     desk: MailDesk,
 ) -> None:

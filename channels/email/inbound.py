@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,10 @@ class EmailIngest:
         self._handle = handle
         self._own = frozenset(a.lower() for a in own_addresses)
         self._attachment_limit = attachment_limit
+        domains = "|".join(re.escape(a.rpartition("@")[2]) for a in self._own if "@" in a)
+        # Our own Message-IDs name the conversation (adapter.message_id): a reply threads by
+        # them even before the send was recorded, and whatever a relay did to the subject.
+        self._ours = re.compile(rf"^sb\.([a-z0-9]{{6,16}})\.\d+@(?:{domains})$", re.I)
 
     async def deliver(self, raw: bytes) -> Delivery:
         """Store one message. Raises when it could not be stored (the sender should retry)."""
@@ -71,9 +76,16 @@ class EmailIngest:
         )
         return Delivery(Outcome.STORED)
 
+    def _token_in_ids(self, mail: ParsedMail) -> str | None:
+        for message_id in (*mail.in_reply_to, *reversed(mail.references)):
+            found = self._ours.match(message_id)
+            if found:
+                return found.group(1).upper()
+        return None
+
     def to_inbound(self, mail: ParsedMail) -> InboundMessage:
         assert mail.from_address is not None
-        token = find_token(mail.subject)
+        token = find_token(mail.subject) or self._token_in_ids(mail)
         subject = strip_reply_prefixes(without_tokens(mail.subject))
         meta: dict[str, Any] = {
             "message_id": mail.message_id,
