@@ -54,7 +54,7 @@ from channels.line_api import (
     retry_key,
 )
 from channels.line_events import CHANNEL, PayloadError, encode_postback, inbound_messages
-from channels.twilio_api import sms_length, split_sms
+from channels.text import sms_length, split_sms
 from routing.clock import Clock, SystemClock
 from storage.models import AuthorKind, DeliveryState
 

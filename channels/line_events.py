@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.base import Attachment, InboundMessage
-from channels.twilio_api import sms_length as _units  # UTF-16 units: an emoji counts two
+from channels.text import sms_length as _units  # UTF-16 units: an emoji counts two
 
 __all__ = ["CHANNEL", "PayloadError", "encode_postback", "inbound_messages", "read_postback"]
 

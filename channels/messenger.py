@@ -26,7 +26,7 @@ from channels.buttons import handoff_label
 from channels.errors import PermanentChannelError
 from channels.messenger_api import CHANNEL, DEFAULT_API_VERSION, GraphApi, MessengerRejected
 from channels.messenger_webhooks import QUICK_REPLY_PREFIX, MessengerWebhooks
-from channels.twilio_api import sms_length, split_sms
+from channels.text import sms_length, split_sms
 from storage.models import AuthorKind, DeliveryState
 
 __all__ = [

@@ -14,7 +14,8 @@ from collections import OrderedDict
 from channels.base import DeliveryReceipt, OutboundMessage
 from channels.errors import PermanentChannelError
 from channels.phone import InvalidPhoneNumber, normalize_phone
-from channels.twilio_api import SMS_LIMIT, TwilioApi, split_sms
+from channels.text import SMS_LIMIT, split_sms
+from channels.twilio_api import TwilioApi
 from storage.models import DeliveryState
 
 __all__ = ["CHANNEL", "SmsAdapter"]

@@ -32,7 +32,7 @@ from channels.telegram_api import (
     suggestion_data,
 )
 from channels.telegram_receive import CHANNEL, TelegramPoller, TelegramWebhooks
-from channels.twilio_api import split_sms
+from channels.text import split_sms
 from storage.models import AuthorKind, DeliveryState
 
 __all__ = [

@@ -32,7 +32,7 @@ from channels.base import ChannelTraits, DeliveryReceipt, OutboundMessage
 from channels.buttons import handoff_label
 from channels.errors import PermanentChannelError
 from channels.phone import InvalidPhoneNumber, normalize_phone
-from channels.twilio_api import sms_length, split_sms
+from channels.text import sms_length, split_sms
 from channels.whatsapp_api import DEFAULT_API_VERSION, GraphApi
 from channels.whatsapp_content import HANDOFF_ID, SUGGESTION_ID
 from channels.whatsapp_webhooks import CHANNEL, WhatsAppWebhooks

@@ -16,7 +16,8 @@ from channels.base import ChannelAdapter, OutboundMessage, Suggestion
 from channels.errors import PermanentChannelError, TransientChannelError
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from channels.sms import SmsAdapter
-from channels.twilio_api import TwilioApi, TwilioRejected, segments, sms_length, split_sms
+from channels.text import segments, sms_length, split_sms
+from channels.twilio_api import TwilioApi, TwilioRejected
 from storage.models import AuthorKind, DeliveryState
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.twilio_webhooks import inbound_sms, message_status, sign, signed, voice

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.twilio_api import SMS_LIMIT, segments
+from channels.text import SMS_LIMIT, segments
 
 HOST = "127.0.0.1"
 API_VERSION = "2010-04-01"
