@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from channels.errors import PermanentChannelError, TransientChannelError
+from channels.errors import PermanentChannelError, TransientChannelError, retry_after_seconds
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -197,7 +197,9 @@ def _mapped(
             text + ": the channel's monthly message quota is used up", status=429, message=message
         )
     if status == 429 or status >= 500 or status < 400:
-        return TransientChannelError(text, retry_after=_retry_after(headers.get("Retry-After")))
+        return TransientChannelError(
+            text, retry_after=retry_after_seconds(headers.get("Retry-After"))
+        )
     return LineRejected(text, status=status, message=message)
 
 
@@ -211,9 +213,3 @@ def _details(body: Any) -> str:
         if isinstance(d, dict)
     ]
     return f": {'; '.join(found)}" if found else ""
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as delta-seconds (LINE itself usually sends none)."""
-    value = (value or "").strip()
-    return float(value) if value.isdigit() else None

@@ -27,14 +27,12 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from channels.errors import PermanentChannelError, TransientChannelError
+from channels.errors import PermanentChannelError, TransientChannelError, retry_after_seconds
 
 __all__ = [
     "CHANNEL",
@@ -212,17 +210,9 @@ def _mapped(
 def _retry_after(headers: Any) -> float | None:
     """Seconds to wait: ``Retry-After`` (delta-seconds or an HTTP date), else Meta's
     ``estimated_time_to_regain_access`` (minutes) in ``X-Business-Use-Case-Usage``."""
-    value = (headers.get("Retry-After") or "").strip() if headers else ""
-    if value.isdigit():
-        return float(value)
-    if value:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    waited = retry_after_seconds(headers.get("Retry-After") if headers else None)
+    if waited is not None:
+        return waited
     return _regain_access(headers.get("X-Business-Use-Case-Usage") if headers else None)
 
 

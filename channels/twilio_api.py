@@ -27,8 +27,6 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -42,7 +40,7 @@ from twilio.credential.credential_provider import CredentialProvider
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from channels.errors import PermanentChannelError, TransientChannelError
+from channels.errors import PermanentChannelError, TransientChannelError, retry_after_seconds
 from channels.text import segments as count_segments
 
 __all__ = [
@@ -250,25 +248,9 @@ def _mapped(
     message = f"Twilio {what}: error {code} ({text}), HTTP {status}"
     # 401: our credentials are wrong, not this message: retry once an operator fixes them.
     if status in (401, 429) or status >= 500 or status < 400 or code in _TRANSIENT_CODES:
-        retry_after = _retry_after(headers.get("Retry-After") if headers else None)
+        retry_after = retry_after_seconds(headers.get("Retry-After") if headers else None)
         return TransientChannelError(message, retry_after=retry_after)
     return TwilioRejected(message, code=code, status=status)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _int_or_none(value: object) -> int | None:

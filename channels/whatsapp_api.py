@@ -23,14 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from channels.errors import PermanentChannelError, TransientChannelError
+from channels.errors import PermanentChannelError, TransientChannelError, retry_after_seconds
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -250,19 +248,3 @@ def _mapped(
     ):
         return TransientChannelError(message, retry_after=retry_after)
     return WhatsAppRejected(message, code=code, status=status)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
