@@ -40,7 +40,7 @@ from tests.fakes.line_webhooks import (
     unfollow_event,
     webhook,
 )
-from tests.fakes.twilio import HOST, free_port
+from tests.fakes.server import LocalServer, free_port
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -106,7 +106,7 @@ class LineError(Exception):
         self.headers: dict[str, str] = {}
 
 
-class FakeLine:
+class FakeLine(LocalServer):
     def __init__(
         self, *, channel_access_token: str | None = None, channel_secret: str | None = None
     ) -> None:
@@ -123,11 +123,6 @@ class FakeLine:
         self._failures: deque[LineError] = deque()
         self._outage: LineError | None = None
         self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        """Both api.line.me and api-data.line.me."""
-        return f"http://{HOST}:{self.port}"
 
     # --- controls ----------------------------------------------------------------------------
 
@@ -199,30 +194,11 @@ class FakeLine:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/bot/message/reply", self._reply)
         app.router.add_post("/v2/bot/message/push", self._push)
         app.router.add_get("/v2/bot/profile/{user}", self._profile)
         app.router.add_get("/v2/bot/message/{message}/content", self._content)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, self.port).start()
-
-    async def stop(self) -> None:
-        """Stop listening: connections are refused until ``start()``."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeLine:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # --- handlers ----------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ import hmac
 import json
 import re
 import secrets
-import socket
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -32,16 +31,11 @@ from typing import Any
 
 from aiohttp import web
 
-HOST = "127.0.0.1"
+from tests.fakes.server import LocalServer, free_port
+
 _VERSION = re.compile(r"v\d+\.\d+")
 MESSAGING_TYPES = ("RESPONSE", "UPDATE", "MESSAGE_TAG")
 PROFILE_FIELDS = ("id", "name", "first_name", "last_name", "profile_pic")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def numeric_id() -> str:
@@ -89,7 +83,7 @@ class SentMessage:
 
 
 @dataclass
-class FakeMessenger:
+class FakeMessenger(LocalServer):
     page_access_token: str = field(default_factory=lambda: "EAAG" + secrets.token_urlsafe(40))
     app_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     verify_token: str = field(default_factory=lambda: secrets.token_urlsafe(12))
@@ -107,10 +101,6 @@ class FakeMessenger:
         self._failures: deque[GraphError | None] = deque()  # None: let one through
         self._outage: GraphError | None = None
         self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     @property
     def webhooks(self) -> MessengerEvents:
@@ -157,27 +147,9 @@ class FakeMessenger:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/{version}/me/messages", self._send)
         app.router.add_get("/{version}/{psid}", self._profile)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeMessenger:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # --- handlers ----------------------------------------------------------------------------
 

@@ -7,13 +7,16 @@ again on the same port, to play an outage.
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.fakes.server import free_port
+
+__all__ = ["Received", "SmtpSink", "free_port"]
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,6 @@ class Received:
         body = self.message.get_body(("plain",))
         assert body is not None
         return str(body.get_content())  # type: ignore[attr-defined]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SmtpSink:

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.twilio import HOST, free_port
+from tests.fakes.server import LocalServer, free_port
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]{35}")
@@ -93,7 +93,7 @@ class ApiError(Exception):
         self.retry_after, self.body = retry_after, body
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     def __init__(self, token: str | None = None) -> None:
         self.bot_id = 7000000000 + secrets.randbelow(10**8)
         self.token = token or f"{self.bot_id}:AA{secrets.token_urlsafe(25)[:33]}"
@@ -111,10 +111,6 @@ class FakeTelegram:
         self._failures: deque[Failure] = deque()
         self._outage: int | None = None
         self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     # --- controls ----------------------------------------------------------------------------
 
@@ -162,29 +158,12 @@ class FakeTelegram:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, self.port).start()
 
-    async def stop(self) -> None:
-        """Stop listening: connections are refused until ``start()``."""
-        if self._runner is not None:
-            self._new_update.set()  # ends any long poll, else cleanup waits for it
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def stopping(self) -> None:
+        self._new_update.set()  # ends any long poll, else cleanup waits for it
 
     # --- the API -----------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ import base64
 import binascii
 import re
 import secrets
-import socket
 from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,8 +26,8 @@ from typing import Any
 from aiohttp import web
 
 from channels.text import SMS_LIMIT, segments
+from tests.fakes.server import LocalServer, free_port
 
-HOST = "127.0.0.1"
 API_VERSION = "2010-04-01"
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -53,12 +52,6 @@ _CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
 def sid(prefix: str) -> str:
     """A Twilio-shaped SID: two letters and 32 hex digits."""
     return prefix + secrets.token_hex(16)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def rfc2822(when: datetime) -> str:
@@ -92,7 +85,7 @@ class TwilioError(Exception):
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     def __init__(self, account_sid: str | None = None, auth_token: str | None = None) -> None:
         self.account_sid = account_sid or sid("AC")
         self.auth_token = auth_token or secrets.token_hex(16)
@@ -106,10 +99,6 @@ class FakeTwilio:
         self._failures: deque[Failure] = deque()
         self._outage: Failure | None = None
         self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     # --- controls ----------------------------------------------------------------------------
 
@@ -154,31 +143,11 @@ class FakeTwilio:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen (again) on ``port``."""
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         prefix = f"/{API_VERSION}/Accounts/{{account}}"
         app.router.add_post(f"{prefix}/Messages.json", self._create_message)
         app.router.add_post(f"{prefix}/Calls/{{call}}.json", self._update_call)
         app.router.add_get(f"{prefix}/Calls/{{call}}.json", self._fetch_call)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, self.port).start()
-
-    async def stop(self) -> None:
-        """Stop listening: connections are refused until ``start()``."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTwilio:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # --- handlers ----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.twilio import HOST, free_port
+from tests.fakes.server import LocalServer, free_port
 from tests.fakes.whatsapp_graph import GraphError, check_message, graph_error, window_closed
 
 __all__ = [
@@ -91,7 +91,7 @@ class _Failure:
     after: int = 0  # requests to let through first
 
 
-class FakeWhatsApp:
+class FakeWhatsApp(LocalServer):
     def __init__(
         self,
         *,
@@ -109,10 +109,6 @@ class FakeWhatsApp:
         self._failures: deque[_Failure] = deque()
         self._outage: _Failure | None = None
         self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     # --- controls ----------------------------------------------------------------------------
 
@@ -156,28 +152,10 @@ class FakeWhatsApp:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/{version}/{phone}/messages", self._send)
         app.router.add_get("/{version}/{media}", self._media_info)
         app.router.add_get("/download/{media}", self._download)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeWhatsApp:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # --- handlers ----------------------------------------------------------------------------
 
