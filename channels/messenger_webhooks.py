@@ -21,8 +21,6 @@ lookups for a few minutes so a Graph outage cannot slow every webhook past Meta'
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import mimetypes
@@ -35,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
+from channels import meta
 from channels.base import Attachment, Handle, InboundMessage, Report
 from channels.errors import ChannelError
 from channels.messenger_api import CHANNEL, DEFAULT_API_VERSION, DEFAULT_BASE_URL, GraphApi
@@ -43,7 +42,7 @@ from storage.models import DeliveryState
 __all__ = ["PATH", "QUICK_REPLY_PREFIX", "MessengerWebhooks"]
 
 PATH = "/webhooks/messenger"
-SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_HEADER = meta.SIGNATURE_HEADER
 # Our quick replies' payloads: this prefix and the full label (titles are cut to 20 characters).
 QUICK_REPLY_PREFIX = "sb:text:"
 PROFILE_PAUSE = 300.0  # seconds without profile lookups after one failed
@@ -86,7 +85,7 @@ class MessengerWebhooks:
             raise ValueError("Messenger webhooks need a verify token and the app secret")
         self._handle = handle
         self._report = report
-        self._verify_token = verify_token.encode()
+        self._verify_token = verify_token
         self._app_secret = app_secret.encode()
         self._graph = (
             GraphApi(
@@ -117,18 +116,7 @@ class MessengerWebhooks:
             await self._graph.close()
 
     async def verify(self, request: web.Request) -> web.Response:
-        query = request.query
-        token = query.get("hub.verify_token", "").encode()
-        if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(
-            token, self._verify_token
-        ):
-            log.warning(
-                "messenger_verify_refused", extra={"fields": {"mode": query.get("hub.mode")}}
-            )
-            return _error(403, "bad_verify_token", "hub.mode or hub.verify_token is wrong")
-        if "hub.challenge" not in query:
-            return _error(400, "missing_field", "missing query parameter hub.challenge")
-        return web.Response(text=query["hub.challenge"], content_type="text/plain")
+        return meta.subscription(request, self._verify_token, log)
 
     async def receive(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -157,16 +145,7 @@ class MessengerWebhooks:
         return web.Response(text="EVENT_RECEIVED", content_type="text/plain")
 
     def _refuse_signature(self, request: web.Request, raw: bytes) -> web.Response | None:
-        header = request.headers.get(SIGNATURE_HEADER, "")
-        if header and signature_matches(self._app_secret, raw, header):
-            return None
-        log.warning(
-            "messenger_signature_refused",
-            extra={"fields": {"path": request.path, "signed": bool(header)}},
-        )
-        if not header:
-            return _error(401, "missing_signature", f"the {SIGNATURE_HEADER} header is missing")
-        return _error(403, "bad_signature", f"{SIGNATURE_HEADER} does not match this request")
+        return meta.refuse_signature(request, raw, self._app_secret, log)
 
     async def _named(self, message: InboundMessage) -> InboundMessage:
         name = await self._name(message.address)
@@ -190,15 +169,6 @@ class MessengerWebhooks:
         while len(self._names) > self._remember:
             self._names.popitem(last=False)
         return name
-
-
-def signature_matches(secret: bytes, body: bytes, header: str) -> bool:
-    """Whether ``header`` is ``sha256=<hex HMAC-SHA256(secret, body)>``, in constant time."""
-    scheme, _, given = header.strip().partition("=")
-    if scheme.lower() != "sha256" or not given:
-        return False
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
-    return hmac.compare_digest(expected, given.lower().encode())
 
 
 def parse(payload: dict[str, Any]) -> list[InboundMessage | Delivered]:

@@ -20,16 +20,14 @@ fetches the file), and the id is kept in ``meta["media"]``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from channels import meta
 from channels.base import Handle, InboundMessage, Report
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from channels.whatsapp_api import (
@@ -46,7 +44,7 @@ __all__ = ["CHANNEL", "PATH", "SIGNATURE_HEADER", "StatusUpdate", "WhatsAppWebho
 
 CHANNEL = "whatsapp"
 PATH = "/webhooks/whatsapp"
-SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_HEADER = meta.SIGNATURE_HEADER
 OBJECT = "whatsapp_business_account"
 STATUSES = {
     "sent": DeliveryState.SENT,
@@ -111,24 +109,7 @@ class WhatsAppWebhooks:
 
     async def verify(self, request: web.Request) -> web.Response:
         """Meta's subscription handshake."""
-        query = request.query
-        token = query.get("hub.verify_token", "")
-        challenge = query.get("hub.challenge", "")
-        if (
-            query.get("hub.mode") == "subscribe"
-            and self._verify_token
-            and secrets.compare_digest(token.encode(), self._verify_token.encode())
-            and challenge
-        ):
-            log.info("whatsapp_webhook_verified")
-            return web.Response(text=challenge, content_type="text/plain")
-        log.warning(
-            "whatsapp_verification_refused",
-            extra={"fields": {"mode": query.get("hub.mode"), "token_given": bool(token)}},
-        )
-        return _error(
-            403, "bad_verify_token", "hub.verify_token does not match (or no hub.mode=subscribe)"
-        )
+        return meta.subscription(request, self._verify_token, log)
 
     async def receive(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -157,20 +138,7 @@ class WhatsAppWebhooks:
         return web.Response(text="EVENT_RECEIVED", content_type="text/plain")
 
     def _refuse_signature(self, request: web.Request, body: bytes) -> web.Response | None:
-        given = request.headers.get(SIGNATURE_HEADER, "").strip()
-        if not given:
-            log.warning("whatsapp_signature_missing", extra={"fields": {"path": request.path}})
-            return _error(401, "missing_signature", f"{SIGNATURE_HEADER} is missing")
-        expected = "sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-        scheme, _, digest = given.partition("=")
-        if not hmac.compare_digest(
-            f"{scheme.lower()}={digest.lower()}".encode(), expected.encode()
-        ):
-            log.warning("whatsapp_signature_refused", extra={"fields": {"path": request.path}})
-            return _error(
-                403, "bad_signature", f"{SIGNATURE_HEADER} does not match this request's body"
-            )
-        return None
+        return meta.refuse_signature(request, body, self._secret, log)
 
     # --- payload → events ------------------------------------------------------------------
 
