@@ -510,3 +510,27 @@ async def test_one_customer_across_sms_whatsapp_and_telegram_once_linked(
         }
         history = await agent.history(profile["id"])
         assert {m["channel"] for m in history["items"]} == {"sms", "whatsapp", "telegram"}
+
+
+async def test_whatsapp_status_webhooks_move_the_reply_to_delivered_and_read(
+    aiohttp_client: Any, make_settings: Callable[..., Settings]
+) -> None:
+    async with wa.FakeWhatsApp() as fake:
+        whats = WhatsAppDriver(fake)
+        settings = make_settings(**whats.settings())
+        await seed(settings.effective_database_url)
+        desk = Desk(await aiohttp_client(create_app(settings)), whats)
+        desk.agent = await AgentApi.login(desk.client, "agent1@example.com", PASSWORD)
+        user = whats.new_user()
+        await desk.post(whats.text(user, QUESTION))
+        [answer] = await eventually(lambda: fake.sent[:] or None)
+        conv = await desk.conversation()
+        [bot] = [m for m in conv["messages"] if m["kind"] == "bot_answer"]
+        await eventually(lambda: _state_is(desk, bot["id"], "sent"))
+
+        for state in ("delivered", "read", "delivered"):  # a late "delivered" changes nothing
+            await desk.post(
+                wa.status_webhook(whats.app_secret, id=answer.id, state=state, recipient_id=user)
+            )
+
+        assert await _state_is(desk, bot["id"], "read")
