@@ -9,7 +9,7 @@ from aiohttp import web
 
 from switchboard import logs
 from switchboard.app import SchemaOutOfDate, create_app
-from switchboard.settings import Settings
+from switchboard.settings import Settings, SettingsError
 
 log = logging.getLogger("switchboard")
 
@@ -19,6 +19,12 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     host = host or settings.host
     port = port if port is not None else settings.port
     base = settings.public_url.rstrip("/") if settings.public_url else f"http://{host}:{port}"
+    try:
+        # Files the settings name (IVR flow, email templates) are read and checked here.
+        app = create_app(settings)
+    except SettingsError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
     print(
         f"Switchboard is serving on http://{host}:{port}\n"
         f"  demo chat page: {base}/chat/\n"
@@ -28,7 +34,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         flush=True,
     )
     try:
-        web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+        web.run_app(app, host=host, port=port, print=None, access_log=None)
     except SchemaOutOfDate as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2

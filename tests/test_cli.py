@@ -592,3 +592,20 @@ async def test_telegram_set_webhook_registers_the_public_url_and_secret(cli: Cli
         assert telegram.webhook is not None
         assert telegram.webhook["url"] == "https://support.acme.test/webhooks/telegram"
         assert telegram.webhook["secret_token"] == "s3cret-s3cret-s3cret"
+
+
+def test_serve_refuses_a_broken_phone_menu_in_one_line(cli: Cli) -> None:
+    broken = cli.folder / "ivr.yaml"
+    broken.write_text("languages:\n  en: {digit: '1'}\nmenus: {}\n", encoding="utf-8")
+    env = cli.env(
+        SWITCHBOARD_TWILIO__ACCOUNT_SID="AC" + "0" * 32,
+        SWITCHBOARD_TWILIO__AUTH_TOKEN="token",
+        SWITCHBOARD_TWILIO__PHONE_NUMBER="+15005550006",
+        SWITCHBOARD_TWILIO__IVR_FILE=str(broken),
+    )
+
+    done = cli.run("serve", "--port", "0", env=env)
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("switchboard: setting twilio.ivr_file: ivr.yaml:"), line
