@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
+from storage.models import AuthorKind, Direction, TouchpointKind
+from storage.repos import touchpoints as tp_repo
+from switchboard.app import ROUTER
 from tests.helpers import AgentApi, ChatClient
 
 
@@ -194,6 +198,34 @@ async def test_claim_next_by_two_agents_never_hands_out_one_conversation_twice(
     finally:
         for customer in customers:
             await customer.close()
+
+
+async def test_claim_next_finds_a_conversation_while_a_message_is_being_stored_into_it(
+    client: Any, chat: ChatClient, agent1: AgentApi, database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite lets one writer at a time: no store runs beside a claim there")
+    await chat.connect()
+    await chat.say("agent")
+    await chat.reply()
+    [queued] = (await agent1.queue())["items"]
+    router = client.app[ROUTER]
+    # Another worker is mid-way through storing a touchpoint into the conversation: on
+    # PostgreSQL its foreign key holds a key-share lock on the conversation's row.
+    async with router.db.transaction() as session:
+        await tp_repo.add(
+            session,
+            customer_id=queued["customer"]["id"],
+            conversation_id=queued["id"],
+            channel="webchat",
+            kind=TouchpointKind.SYSTEM,
+            direction=Direction.INTERNAL,
+            author_kind=AuthorKind.SYSTEM,
+            now=router.clock.now(),
+        )
+        claimed = await asyncio.wait_for(agent1.claim_next(expect=None), 30)
+
+    assert claimed.get("id") == queued["id"], claimed
 
 
 async def test_only_the_assignee_replies_and_closing_ends_it(

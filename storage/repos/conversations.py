@@ -130,14 +130,18 @@ async def queue_stats(session: AsyncSession, now: datetime) -> tuple[int, float]
 
 
 async def claim_next(session: AsyncSession) -> Conversation | None:
-    """Lock the head of the queue; other processes skip it instead of waiting."""
+    """Lock the head of the queue; other processes skip it instead of waiting.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: a transaction inserting a touchpoint into the
+    conversation holds a key-share lock on its row, which FOR UPDATE SKIP LOCKED would take as
+    "claimed by someone" and skip, leaving the queue looking empty."""
     return (
         await session.execute(
             select(Conversation)
             .where(Conversation.status == ConversationStatus.QUEUED)
             .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
     ).scalar_one_or_none()
 
