@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -802,82 +802,37 @@ class Router:
         txn: _Txn,
         agent: Agent | None = None,
     ) -> Touchpoint:
-        """Record an outbound touchpoint and its outbox row in the caller's transaction."""
+        """Record an outbound touchpoint and its outbox row in the caller's transaction.
+
+        What cannot be sent (opted out, outside the reply window, a phone call) is refused
+        for an agent (409 with the reason) and recorded as not sent (or, in a call, as said)
+        for the bot, so the history shows what the customer did or did not get."""
         author = {
             TouchpointKind.AGENT_REPLY: AuthorKind.AGENT,
             TouchpointKind.BOT_ANSWER: AuthorKind.BOT,
         }.get(kind, AuthorKind.SYSTEM)
         traits = self._traits(conv.channel)
         now = self.clock.now()
-        if identity.opted_out_at is not None:
+        wants_last = traits.threaded or traits.reply_context or traits.reply_window is not None
+        last = await tp_repo.last_inbound(session, conv.id) if wants_last else None
+        refusal = _refusal(conv, identity, traits, last, now)
+        if refusal is not None:
+            not_sent, code, reason = refusal
             if agent is not None:
-                raise Conflict(
-                    "customer_opted_out",
-                    f"the customer opted out of messages on {identity.channel} "
-                    f"({identity.opted_out_at:%Y-%m-%d %H:%M} UTC); nothing can be sent until "
-                    "they opt back in",
-                )
-            # Kept in the history as not sent, so agents see what the customer never got.
-            return await self._record(
-                session,
-                conv,
-                kind,
-                Direction.OUTBOUND,
-                AuthorKind.BOT if kind is TouchpointKind.BOT_ANSWER else AuthorKind.SYSTEM,
-                text,
-                delivery_state=DeliveryState.FAILED,
-                meta={**meta, "not_sent": "opted_out"},
-            )
-        if traits.reply_window is not None or traits.reply_context:
-            last = await tp_repo.last_inbound(session, conv.id)
-            closed = traits.reply_window is not None and (
-                last is None or now - last.created_at > traits.reply_window
-            )
-            if closed:
-                hours = traits.reply_window.total_seconds() / 3600 if traits.reply_window else 0
-                if agent is not None:
-                    raise Conflict(
-                        "outside_reply_window",
-                        f"{conv.channel} allows replies only within {hours:g} hours of the "
-                        "customer's last message (after that, only approved templates); "
-                        "wait for the customer to write again",
-                    )
-                return await self._record(
-                    session,
-                    conv,
-                    kind,
-                    Direction.OUTBOUND,
-                    author,
-                    text,
-                    delivery_state=DeliveryState.FAILED,
-                    meta={**meta, "not_sent": "reply_window"},
-                )
-            if traits.reply_context and last is not None:
-                reply_context = {
-                    **last.meta.get("reply_context", {}),
-                    "received_at": last.created_at.isoformat(),
-                }
-            else:
-                reply_context = None
-        else:
-            reply_context = None
-        if not traits.outbound:
-            if agent is not None:
-                raise Conflict(
-                    "not_writable",
-                    f"this is a {conv.channel} conversation: talk to the customer, or note it",
-                )
-            # Said in the call as it happened: in the history, nothing to send.
-            return await self._record(
+                raise Conflict(code, reason)
+            spoken = not_sent == "spoken"
+            tp = await self._record(
                 session,
                 conv,
                 kind,
                 Direction.OUTBOUND,
                 author,
                 text,
-                delivery_state=DeliveryState.DELIVERED,
-                meta=meta,
+                delivery_state=DeliveryState.DELIVERED if spoken else DeliveryState.FAILED,
+                meta=meta if spoken else {**meta, "not_sent": not_sent},
             )
+            txn.events.append(_message_event(tp))
+            return tp
         payload: dict[str, Any] = {
             "text": text,
             "author_kind": author.value,
@@ -893,11 +848,13 @@ class Router:
                 txn.acknowledge = False
             if traits.auto_reply_window is not None:
                 identity.last_auto_reply_at = now
-        if reply_context is not None:
-            payload["reply_context"] = reply_context
+        if traits.reply_context and last is not None:
+            payload["reply_context"] = {
+                **last.meta.get("reply_context", {}),
+                "received_at": last.created_at.isoformat(),
+            }
         if traits.threaded:
-            payload.update(await self._thread_headers(session, conv))
-            payload["to_name"] = identity.display_name
+            payload.update(_thread_headers(conv, last), to_name=identity.display_name)
         tp = await self._record(
             session,
             conv,
@@ -920,15 +877,6 @@ class Router:
         txn.outbox = True
         txn.events.append(_message_event(tp, agent.name if agent else None))
         return tp
-
-    async def _thread_headers(self, session: AsyncSession, conv: Conversation) -> dict[str, Any]:
-        """What a threaded reply needs: the subject and the message it answers."""
-        last = await tp_repo.last_inbound(session, conv.id)
-        message_id = last.meta.get("message_id") if last is not None else None
-        references = list(last.meta.get("references", [])) if last is not None else []
-        if message_id and message_id not in references:
-            references.append(message_id)
-        return {"subject": conv.subject, "in_reply_to": message_id, "references": references}
 
     async def _staff_event(
         self,
@@ -980,6 +928,49 @@ class Router:
                 await self.hub.publish(CONSOLE, event)
             except Exception:  # consoles refetch; the data is committed
                 log.exception("console_event_failed")
+
+
+def _refusal(
+    conv: Conversation,
+    identity: ContactIdentity,
+    traits: ChannelTraits,
+    last: Touchpoint | None,
+    now: datetime,
+) -> tuple[str, str, str] | None:
+    """Why nothing may be sent to this customer now: (not_sent, error code, reason)."""
+    if identity.opted_out_at is not None:
+        return (
+            "opted_out",
+            "customer_opted_out",
+            f"the customer opted out of messages on {identity.channel} "
+            f"({identity.opted_out_at:%Y-%m-%d %H:%M} UTC); nothing can be sent until they "
+            "opt back in",
+        )
+    window = traits.reply_window
+    if window is not None and (last is None or now - last.created_at > window):
+        return (
+            "reply_window",
+            "outside_reply_window",
+            f"{conv.channel} allows replies only within {window.total_seconds() / 3600:g} hours "
+            "of the customer's last message (after that, only approved templates); wait for the "
+            "customer to write again",
+        )
+    if not traits.outbound:  # said in the call as it happened: nothing to send
+        return (
+            "spoken",
+            "not_writable",
+            f"this is a {conv.channel} conversation: talk to the customer, or note it",
+        )
+    return None
+
+
+def _thread_headers(conv: Conversation, last: Touchpoint | None) -> dict[str, Any]:
+    """What a threaded reply needs: the subject and the message it answers."""
+    message_id = last.meta.get("message_id") if last is not None else None
+    references = list(last.meta.get("references", [])) if last is not None else []
+    if message_id and message_id not in references:
+        references.append(message_id)
+    return {"subject": conv.subject, "in_reply_to": message_id, "references": references}
 
 
 def _message_event(tp: Touchpoint, author_name: str | None = None) -> dict[str, Any]:
