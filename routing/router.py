@@ -10,17 +10,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.assistant import Assistant, BotContext, BotReply, Intent
-from bot.faq import summary as _summary
 from bot.templates import say
 from channels.base import DEFAULT_TRAITS, ChannelTraits, Control, InboundMessage
-from routing import views
+from routing import inbound as inbound_steps
+from routing import replies, views
 from routing.clock import Clock
 from routing.errors import Conflict
 from routing.hub import CONSOLE, Hub, customer_topic
@@ -32,22 +32,18 @@ from storage.models import (
     ContactIdentity,
     Conversation,
     ConversationStatus,
-    Customer,
     DeliveryState,
     Direction,
     Touchpoint,
     TouchpointKind,
 )
 from storage.repos import agents as agent_repo
-from storage.repos import attachments as attachment_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import customers as customer_repo
 from storage.repos import outbox as outbox_repo
 from storage.repos import touchpoints as tp_repo
 
 log = logging.getLogger("switchboard.router")
-# Where phone numbers live as addresses: the phone channels and numbers customers shared.
-PHONE_CHANNELS = ("sms", "voice", "whatsapp", "phone")
 ClaimHook = Callable[[Conversation, Agent], Awaitable[None]]
 SMALLTALK = (Intent.GREET, Intent.THANKS, Intent.GOODBYE)
 WITH_HUMANS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
@@ -159,7 +155,13 @@ class Router:
             ):
                 return None
             identity = await customer_repo.find_identity(session, msg.channel, msg.address)
-            conv = await self._conversation_for(session, msg, identity) if identity else None
+            conv = (
+                await inbound_steps.conversation_for(
+                    session, msg, identity, self._traits(msg.channel).threaded
+                )
+                if identity
+                else None
+            )
         if conv is not None and conv.status is not ConversationStatus.BOT:
             return None
         return await self.assistant.respond(
@@ -200,8 +202,10 @@ class Router:
         )
         linked = None
         if msg.phone:
-            customer, linked = await self._link_phone(session, customer, identity, msg.phone)
-        conv = await self._conversation_for(session, msg, identity)
+            customer, linked = await inbound_steps.link_phone(
+                session, customer, identity, msg.phone, now
+            )
+        conv = await inbound_steps.conversation_for(session, msg, identity, traits.threaded)
         created = conv is None
         if conv is None:
             conv = await conv_repo.create(
@@ -228,7 +232,7 @@ class Router:
             meta=meta,
         )
         if msg.attachments:
-            await self._store_attachments(session, inbound, msg)
+            await inbound_steps.store_attachments(session, inbound, msg, now)
         if linked:
             note = await self._record(
                 session, conv, TouchpointKind.SYSTEM, Direction.INTERNAL, AuthorKind.SYSTEM, linked
@@ -249,7 +253,7 @@ class Router:
                     session, conv, identity, "automatic_message", txn, notify=False, priority=-1
                 )
             return result
-        if not self._may_auto_reply(identity, traits, now):
+        if not inbound_steps.may_auto_reply(identity, traits, now):
             # We answered this address automatically moments ago: a person takes it from here,
             # so two automatic responders can never loop.
             if conv.status in (ConversationStatus.BOT, ConversationStatus.CLOSED):
@@ -264,47 +268,6 @@ class Router:
                 )
             result.replies = await self._decide(session, conv, identity, reply, txn)
         return result
-
-    async def _conversation_for(
-        self, session: AsyncSession, msg: InboundMessage, identity: ContactIdentity
-    ) -> Conversation | None:
-        """The conversation a message belongs to; None when it starts a new one.
-
-        Live channels keep one open conversation per address. Threaded ones (email) follow the
-        reference the customer quoted, then the messages it answers; anything else is new.
-        """
-        if not self._traits(msg.channel).threaded:
-            return await conv_repo.open_for_identity(session, identity.id)
-        if msg.thread_ref:
-            conv = await conv_repo.by_reference(session, msg.thread_ref)
-            # A quoted reference only threads mail from the same customer: anyone can type one.
-            if conv is not None and conv.customer_id == identity.customer_id:
-                return conv
-        conv_id = await tp_repo.conversation_of_provider_ids(session, msg.channel, msg.thread_ids)
-        if conv_id is not None:
-            conv = await conv_repo.get(session, conv_id)
-            if conv.customer_id == identity.customer_id:
-                return conv
-        return None
-
-    async def _link_phone(
-        self, session: AsyncSession, customer: Customer, identity: ContactIdentity, phone: str
-    ) -> tuple[Customer, str | None]:
-        """The customer shared their number: they are whoever texts or calls from it."""
-        now = self.clock.now()
-        owner = await customer_repo.customer_with_address(session, PHONE_CHANNELS, phone)
-        if owner is not None and owner.id != customer.id:
-            await customer_repo.merge(session, customer.id, owner.id, now)
-            await session.refresh(identity)
-            customer = owner
-            text = f"Linked to the customer who uses {phone}: one history across channels"
-        elif owner is None:
-            await customer_repo.add_identity(session, customer.id, "phone", phone, now)
-            text = f"The customer shared their phone number {phone}"
-        else:
-            return customer, None
-        log.info("identity_linked", extra={"fields": {"customer": customer.id}})
-        return customer, text
 
     async def _control(
         self,
@@ -340,37 +303,6 @@ class Router:
         txn.events += [_message_event(tp), {"type": "conversation", "conversation_id": conv.id}]
         return []
 
-    def _may_auto_reply(self, identity: ContactIdentity, traits: ChannelTraits, now: Any) -> bool:
-        window, last = traits.auto_reply_window, identity.last_auto_reply_at
-        return window is None or last is None or now - last >= window
-
-    async def _store_attachments(
-        self, session: AsyncSession, inbound: Touchpoint, msg: InboundMessage
-    ) -> None:
-        listed = []
-        for item in msg.attachments:
-            row = await attachment_repo.add(
-                session,
-                touchpoint_id=inbound.id,
-                name=item.name,
-                content_type=item.content_type,
-                size=item.size,
-                data=item.data,
-                omitted=item.omitted,
-                now=self.clock.now(),
-            )
-            listed.append(
-                {
-                    "id": row.id,
-                    "name": row.name,
-                    "content_type": row.content_type,
-                    "size": row.size,
-                    "omitted": row.omitted,
-                    **({"url": item.url} if item.url else {}),
-                }
-            )
-        inbound.meta = {**inbound.meta, "attachments": listed}
-
     async def _decide(
         self,
         session: AsyncSession,
@@ -401,7 +333,7 @@ class Router:
                     identity,
                     TouchpointKind.BOT_ANSWER,
                     reply.text,
-                    _answer_meta(reply),
+                    replies.answer_meta(reply),
                     txn,
                 )
             ]
@@ -412,7 +344,7 @@ class Router:
         self.metrics.bot.labels("missed").inc()
         # Keep the near miss for knowledge-gap reports, but offer no guesses to the customer.
         meta = {
-            **_answer_meta(reply),
+            **replies.answer_meta(reply),
             "intent": Intent.UNKNOWN.value,
             "answered": False,
             "suggestions": [],
@@ -479,7 +411,7 @@ class Router:
         said: dict[str, Any] = {"queue_position": position, "agents_online": online}
         if txn.acknowledge and reply is not None:
             # An acknowledgement offers the nearest articles while the customer waits.
-            said["suggestions"] = _nearest_articles(reply)
+            said["suggestions"] = replies.nearest_articles(reply)
         notice = await self._send(
             session, conv, identity, TouchpointKind.SYSTEM, " ".join(parts), said, txn
         )
@@ -815,7 +747,7 @@ class Router:
         now = self.clock.now()
         wants_last = traits.threaded or traits.reply_context or traits.reply_window is not None
         last = await tp_repo.last_inbound(session, conv.id) if wants_last else None
-        refusal = _refusal(conv, identity, traits, last, now)
+        refusal = replies.refusal(conv, identity, traits, last, now)
         if refusal is not None:
             not_sent, code, reason = refusal
             if agent is not None:
@@ -854,7 +786,7 @@ class Router:
                 "received_at": last.created_at.isoformat(),
             }
         if traits.threaded:
-            payload.update(_thread_headers(conv, last), to_name=identity.display_name)
+            payload.update(replies.thread_headers(conv, last), to_name=identity.display_name)
         tp = await self._record(
             session,
             conv,
@@ -930,85 +862,9 @@ class Router:
                 log.exception("console_event_failed")
 
 
-def _refusal(
-    conv: Conversation,
-    identity: ContactIdentity,
-    traits: ChannelTraits,
-    last: Touchpoint | None,
-    now: datetime,
-) -> tuple[str, str, str] | None:
-    """Why nothing may be sent to this customer now: (not_sent, error code, reason)."""
-    if identity.opted_out_at is not None:
-        return (
-            "opted_out",
-            "customer_opted_out",
-            f"the customer opted out of messages on {identity.channel} "
-            f"({identity.opted_out_at:%Y-%m-%d %H:%M} UTC); nothing can be sent until they "
-            "opt back in",
-        )
-    window = traits.reply_window
-    if window is not None and (last is None or now - last.created_at > window):
-        return (
-            "reply_window",
-            "outside_reply_window",
-            f"{conv.channel} allows replies only within {window.total_seconds() / 3600:g} hours "
-            "of the customer's last message (after that, only approved templates); wait for the "
-            "customer to write again",
-        )
-    if not traits.outbound:  # said in the call as it happened: nothing to send
-        return (
-            "spoken",
-            "not_writable",
-            f"this is a {conv.channel} conversation: talk to the customer, or note it",
-        )
-    return None
-
-
-def _thread_headers(conv: Conversation, last: Touchpoint | None) -> dict[str, Any]:
-    """What a threaded reply needs: the subject and the message it answers."""
-    message_id = last.meta.get("message_id") if last is not None else None
-    references = list(last.meta.get("references", [])) if last is not None else []
-    if message_id and message_id not in references:
-        references.append(message_id)
-    return {"subject": conv.subject, "in_reply_to": message_id, "references": references}
-
-
 def _message_event(tp: Touchpoint, author_name: str | None = None) -> dict[str, Any]:
     return {
         "type": "message",
         "conversation_id": tp.conversation_id,
         "message": views.staff_message(tp, author_name),
     }
-
-
-def _answer_meta(reply: BotReply) -> dict[str, Any]:
-    return {
-        "intent": reply.intent.value,
-        "article_id": reply.article_id,
-        "article_locale": reply.article_locale,
-        "confidence": round(reply.confidence, 4),
-        "suggestions": [
-            {
-                "article_id": s.article_id,
-                "title": s.title,
-                "score": round(s.score, 4),
-                **({"summary": s.summary} if s.summary else {}),
-            }
-            for s in reply.suggestions
-        ],
-    }
-
-
-def _nearest_articles(reply: BotReply) -> list[dict[str, Any]]:
-    """The bot's best guesses, below its threshold: offered to read, never as the answer."""
-    nearest = []
-    if reply.article_id and reply.article_title:
-        nearest.append(
-            {
-                "article_id": reply.article_id,
-                "title": reply.article_title,
-                "score": round(reply.confidence, 4),
-                "summary": _summary(reply.text),
-            }
-        )
-    return nearest + _answer_meta(reply)["suggestions"]

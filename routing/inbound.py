@@ -1,0 +1,103 @@
+"""Steps of storing an inbound message that only touch storage: which conversation it
+belongs to, a phone number it links, its attachments, whether an automatic reply may go out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import ChannelTraits, InboundMessage
+from storage.models import ContactIdentity, Conversation, Customer, Touchpoint
+from storage.repos import attachments as attachment_repo
+from storage.repos import conversations as conv_repo
+from storage.repos import customers as customer_repo
+from storage.repos import touchpoints as tp_repo
+
+log = logging.getLogger("switchboard.router")
+# Where phone numbers live as addresses: the phone channels and numbers customers shared.
+PHONE_CHANNELS = ("sms", "voice", "whatsapp", "phone")
+
+
+async def conversation_for(
+    session: AsyncSession, msg: InboundMessage, identity: ContactIdentity, threaded: bool
+) -> Conversation | None:
+    """The conversation a message belongs to; None when it starts a new one.
+
+    Live channels keep one open conversation per address. Threaded ones (email) follow the
+    reference the customer quoted, then the messages it answers; anything else is new.
+    """
+    if not threaded:
+        return await conv_repo.open_for_identity(session, identity.id)
+    if msg.thread_ref:
+        conv = await conv_repo.by_reference(session, msg.thread_ref)
+        # A quoted reference only threads mail from the same customer: anyone can type one.
+        if conv is not None and conv.customer_id == identity.customer_id:
+            return conv
+    conv_id = await tp_repo.conversation_of_provider_ids(session, msg.channel, msg.thread_ids)
+    if conv_id is not None:
+        conv = await conv_repo.get(session, conv_id)
+        if conv.customer_id == identity.customer_id:
+            return conv
+    return None
+
+
+async def link_phone(
+    session: AsyncSession,
+    customer: Customer,
+    identity: ContactIdentity,
+    phone: str,
+    now: datetime,
+) -> tuple[Customer, str | None]:
+    """The customer shared their number: they are whoever texts or calls from it. Returns the
+    customer they turned out to be, and a note for the history when anything changed."""
+    owner = await customer_repo.customer_with_address(session, PHONE_CHANNELS, phone)
+    if owner is not None and owner.id != customer.id:
+        await customer_repo.merge(session, customer.id, owner.id, now)
+        await session.refresh(identity)
+        customer = owner
+        text = f"Linked to the customer who uses {phone}: one history across channels"
+    elif owner is None:
+        await customer_repo.add_identity(session, customer.id, "phone", phone, now)
+        text = f"The customer shared their phone number {phone}"
+    else:
+        return customer, None
+    log.info("identity_linked", extra={"fields": {"customer": customer.id}})
+    return customer, text
+
+
+def may_auto_reply(identity: ContactIdentity, traits: ChannelTraits, now: datetime) -> bool:
+    """RFC 3834: at most one automatic reply to an address per the channel's window."""
+    window, last = traits.auto_reply_window, identity.last_auto_reply_at
+    return window is None or last is None or now - last >= window
+
+
+async def store_attachments(
+    session: AsyncSession, inbound: Touchpoint, msg: InboundMessage, now: datetime
+) -> None:
+    """Keep the message's files and list them on it (``meta.attachments``)."""
+    listed: list[dict[str, Any]] = []
+    for item in msg.attachments:
+        row = await attachment_repo.add(
+            session,
+            touchpoint_id=inbound.id,
+            name=item.name,
+            content_type=item.content_type,
+            size=item.size,
+            data=item.data,
+            omitted=item.omitted,
+            now=now,
+        )
+        listed.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "content_type": row.content_type,
+                "size": row.size,
+                "omitted": row.omitted,
+                **({"url": item.url} if item.url else {}),
+            }
+        )
+    inbound.meta = {**inbound.meta, "attachments": listed}
