@@ -26,6 +26,11 @@ class PermanentChannelError(ChannelError):
     """Retrying cannot help (unknown recipient, rejected content, opted out)."""
 
 
+class RecipientOptedOut(PermanentChannelError):
+    """The provider says the customer opted out (Twilio 21610: they texted STOP to the carrier):
+    nothing more may be sent to this address until they opt back in."""
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """A ``Retry-After`` header in seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
     if not value:

@@ -40,7 +40,12 @@ from twilio.credential.credential_provider import CredentialProvider
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from channels.errors import PermanentChannelError, TransientChannelError, retry_after_seconds
+from channels.errors import (
+    PermanentChannelError,
+    RecipientOptedOut,
+    TransientChannelError,
+    retry_after_seconds,
+)
 from channels.text import segments as count_segments
 
 __all__ = [
@@ -78,6 +83,12 @@ class TwilioRejected(PermanentChannelError):
         self.code = code
         self.status = status
 
+
+class TwilioOptedOut(TwilioRejected, RecipientOptedOut):
+    """21610: the recipient unsubscribed (replied STOP); Twilio refuses every message to them."""
+
+
+UNSUBSCRIBED = 21610
 
 # One holder per call (see ``TwilioApi._call``): the trace hook runs inside the same task.
 _response_holder: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -250,6 +261,8 @@ def _mapped(
     if status in (401, 429) or status >= 500 or status < 400 or code in _TRANSIENT_CODES:
         retry_after = retry_after_seconds(headers.get("Retry-After") if headers else None)
         return TransientChannelError(message, retry_after=retry_after)
+    if code == UNSUBSCRIBED:
+        return TwilioOptedOut(message, code=code, status=status)
     return TwilioRejected(message, code=code, status=status)
 
 

@@ -12,8 +12,10 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import (
     ChannelRegistry,
@@ -23,11 +25,21 @@ from channels.base import (
     Suggestion,
     TransientChannelError,
 )
+from channels.errors import RecipientOptedOut
 from routing.clock import Clock
 from routing.hub import CONSOLE, Hub
 from routing.metrics import Metrics
 from storage.db import Database
-from storage.models import AuthorKind, DeliveryState, OutboxItem, OutboxStatus
+from storage.models import (
+    AuthorKind,
+    DeliveryState,
+    Direction,
+    OutboxItem,
+    OutboxStatus,
+    Touchpoint,
+    TouchpointKind,
+)
+from storage.repos import customers as customer_repo
 from storage.repos import outbox as outbox_repo
 from storage.repos import touchpoints as tp_repo
 
@@ -60,6 +72,7 @@ class _Outcome:
     error: str | None = None
     retry_after: float | None = None
     permanent: bool = False
+    opted_out: bool = False  # the provider says the customer opted out
 
 
 class OutboxWorker:
@@ -137,7 +150,8 @@ class OutboxWorker:
         except TransientChannelError as exc:
             return _Outcome(item, error=str(exc), retry_after=exc.retry_after)
         except PermanentChannelError as exc:
-            return _Outcome(item, error=str(exc), permanent=True)
+            opted_out = isinstance(exc, RecipientOptedOut)
+            return _Outcome(item, error=str(exc), permanent=True, opted_out=opted_out)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an adapter bug must not lose the message: retry it
@@ -177,6 +191,8 @@ class OutboxWorker:
                 tp = await tp_repo.get(session, o.item.touchpoint_id)
                 if tp is not None:
                     tp.meta = {**(tp.meta or {}), "delivery_error": o.error}
+                if o.opted_out and tp is not None:
+                    await self._opted_out(session, o.item, tp, now)
                 events.append(_delivery_event(o.item.touchpoint_id, DeliveryState.FAILED))
                 log.warning(
                     "outbox_failed",
@@ -211,6 +227,29 @@ class OutboxWorker:
                     self._metrics.messages.labels(o.item.channel, "outbound").inc()
         for event in events:
             await self._hub.publish(CONSOLE, event)
+
+    async def _opted_out(
+        self, session: AsyncSession, item: OutboxItem, tp: Touchpoint, now: datetime
+    ) -> None:
+        """The customer opted out at the provider (a STOP we never saw): record the consent, so
+        the bot stays quiet and agents are told, as if they had texted STOP to us."""
+        identity = await customer_repo.find_identity(session, item.channel, item.address)
+        if identity is None or identity.opted_out_at is not None:
+            return
+        identity.opted_out_at = now
+        await tp_repo.add(
+            session,
+            customer_id=tp.customer_id,
+            conversation_id=tp.conversation_id,
+            channel=item.channel,
+            kind=TouchpointKind.SYSTEM,
+            direction=Direction.INTERNAL,
+            author_kind=AuthorKind.SYSTEM,
+            now=now,
+            text=f"{item.channel} reports the customer opted out: nothing more is sent to "
+            f"{item.address} until they opt back in",
+            meta={"consent": "opted_out", "source": "provider"},
+        )
 
     def _gives_up(self, outcome: _Outcome) -> bool:
         return outcome.permanent or outcome.item.attempts >= self._policy.max_attempts

@@ -256,3 +256,20 @@ async def test_a_twilio_outage_delays_replies_and_loses_none(sms: Sms) -> None:
     assert sorted(s.to for s in sent) == ["+66812345678", "+66899999999"]
     await sms.text("Thanks", sender="+66877777777")
     assert len(await sms.replies(3)) == 3  # each exactly once
+
+
+async def test_a_number_the_carrier_reports_unsubscribed_is_treated_as_opted_out(
+    sms: Sms,
+) -> None:
+    sms.twilio.unsubscribed.add(CUSTOMER)  # they texted STOP to the carrier, not to us
+    await sms.text("I want to talk to a person")
+
+    async def noted() -> bool:
+        conv = await sms.conversation()
+        return any(m["meta"].get("source") == "provider" for m in conv["messages"])
+
+    await eventually(noted)
+    conv = await sms.agent.claim_next()
+    refused = await sms.agent.reply(conv["id"], "Hello?", expect=409)
+    assert refused["error"]["code"] == "customer_opted_out"
+    assert sms.twilio.sent == []
