@@ -111,6 +111,11 @@ class OutboxWorker:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._policy.poll_seconds):
                         await self._wakeup.wait()
+                # On 3.11 a cancellation landing as the timeout expires comes out as the
+                # TimeoutError suppressed above; the task still counts it: honour it.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
                 self._wakeup.clear()
 
     async def run_once(self) -> int:

@@ -468,13 +468,7 @@ async def test_one_customer_across_sms_whatsapp_and_telegram_once_linked(
         whats, tele = WhatsAppDriver(fake_wa), TelegramDriver(fake_tg)
         settings = make_settings(
             public_url="https://support.acme.test",
-            twilio={
-                "account_sid": twilio.account_sid,
-                "auth_token": twilio.auth_token,
-                "phone_number": "+15005550006",
-                "api_base_url": twilio.base_url,
-                "default_region": "TH",
-            },
+            twilio=twilio.settings("+15005550006"),
             **whats.settings(),
             **tele.settings(),
         )

@@ -71,13 +71,7 @@ async def sms(
 ) -> Sms:
     settings = make_settings(
         public_url=PUBLIC_URL,
-        twilio={
-            "account_sid": twilio.account_sid,
-            "auth_token": twilio.auth_token,
-            "phone_number": OUR_NUMBER,
-            "api_base_url": twilio.base_url,
-            "default_region": "TH",
-        },
+        twilio=twilio.settings(OUR_NUMBER),
     )
     await seed(settings.effective_database_url)
     client = await aiohttp_client(create_app(settings))

@@ -101,13 +101,7 @@ def phone_fixture(at: datetime) -> Callable[..., Any]:
     ) -> Phone:
         settings = make_settings(
             public_url=PUBLIC_URL,
-            twilio={
-                "account_sid": twilio.account_sid,
-                "auth_token": twilio.auth_token,
-                "phone_number": OUR_NUMBER,
-                "api_base_url": twilio.base_url,
-                "default_region": "TH",
-            },
+            twilio=twilio.settings(OUR_NUMBER),
         )
         await seed(settings.effective_database_url)
         clock = FrozenClock(at)

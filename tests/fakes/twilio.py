@@ -100,6 +100,16 @@ class FakeTwilio(LocalServer):
         self._outage: Failure | None = None
         self._runner: web.AppRunner | None = None
 
+    def settings(self, phone_number: str, region: str = "TH") -> dict[str, Any]:
+        """Switchboard's ``twilio`` settings section pointing at this stand-in."""
+        return {
+            "account_sid": self.account_sid,
+            "auth_token": self.auth_token,
+            "phone_number": phone_number,
+            "api_base_url": self.base_url,
+            "default_region": region,
+        }
+
     # --- controls ----------------------------------------------------------------------------
 
     def fail_next(
