@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import socket
-from typing import Self
+from collections import deque
+from dataclasses import replace
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
 HOST = "127.0.0.1"
+F = TypeVar("F", bound=Any)
 
 
 def free_port() -> int:
@@ -56,3 +59,15 @@ class LocalServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def next_failure(failures: deque[F]) -> F | None:
+    """The queued failure due now, if any. A failure (a dataclass with ``after``) first lets
+    ``after`` more requests through."""
+    if not failures:
+        return None
+    head = failures[0]
+    if head.after:
+        failures[0] = replace(head, after=head.after - 1)
+        return None
+    return failures.popleft()

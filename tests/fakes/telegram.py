@@ -22,12 +22,12 @@ import re
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import LocalServer, free_port
+from tests.fakes.server import LocalServer, free_port, next_failure
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]{35}")
@@ -201,20 +201,11 @@ class FakeTelegram(LocalServer):
             raise ApiError(401 if _TOKEN_SHAPE.fullmatch(token) else 404, _DESCRIPTIONS[401])
         if self._outage is not None:
             raise ApiError(self._outage)
-        failure = self._next_failure()
+        failure = next_failure(self._failures)
         if failure is not None:
             retry = failure.retry_after or (3 if failure.status == 429 else None)
             text = f"Too Many Requests: retry after {retry}" if failure.status == 429 else ""
             raise ApiError(failure.status, text, retry, failure.body)
-
-    def _next_failure(self) -> Failure | None:
-        if not self._failures:
-            return None
-        head = self._failures[0]
-        if head.after:
-            self._failures[0] = replace(head, after=head.after - 1)
-            return None
-        return self._failures.popleft()
 
     async def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ import binascii
 import re
 import secrets
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.text import SMS_LIMIT, segments
-from tests.fakes.server import LocalServer, free_port
+from tests.fakes.server import LocalServer, free_port, next_failure
 
 API_VERSION = "2010-04-01"
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -222,7 +222,7 @@ class FakeTwilio(LocalServer):
     async def _accept(self, request: web.Request, *, form: bool) -> dict[str, str]:
         """Auth, injected failures, and the form body, as Twilio checks them."""
         self.requests += 1
-        failure = self._outage or self._next_failure()
+        failure = self._outage or next_failure(self._failures)
         if failure is not None:
             raise TwilioError(
                 failure.status,
@@ -238,15 +238,6 @@ class FakeTwilio(LocalServer):
             raise TwilioError(400, 21220, f"expected a form body, got {request.content_type}")
         posted = await request.post()
         return {key: str(value) for key, value in posted.items()}
-
-    def _next_failure(self) -> Failure | None:
-        if not self._failures:
-            return None
-        head = self._failures[0]
-        if head.after:
-            self._failures[0] = replace(head, after=head.after - 1)
-            return None
-        return self._failures.popleft()
 
     def _authorised(self, request: web.Request) -> bool:
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")

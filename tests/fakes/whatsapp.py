@@ -27,12 +27,12 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import LocalServer, free_port
+from tests.fakes.server import LocalServer, free_port, next_failure
 from tests.fakes.whatsapp_graph import GraphError, check_message, graph_error, window_closed
 
 __all__ = [
@@ -214,7 +214,7 @@ class FakeWhatsApp(LocalServer):
     def _accept(self, request: web.Request) -> None:
         """Injected failures, the API version and the bearer token, as Meta checks them."""
         self.requests += 1
-        failure = self._outage or self._next_failure()
+        failure = self._outage or next_failure(self._failures)
         if failure is not None:
             raise GraphError(failure.status, failure.body, failure.retry_after)
         version = request.match_info.get("version")
@@ -224,15 +224,6 @@ class FakeWhatsApp(LocalServer):
         if scheme.lower() != "bearer" or not secrets.compare_digest(token, self.access_token):
             body = graph_error(190, "Invalid OAuth access token - Cannot parse access token")
             raise GraphError(401, body)
-
-    def _next_failure(self) -> _Failure | None:
-        if not self._failures:
-            return None
-        head = self._failures[0]
-        if head.after:
-            self._failures[0] = replace(head, after=head.after - 1)
-            return None
-        return self._failures.popleft()
 
 
 def _unknown_object(object_id: str) -> dict[str, Any]:
