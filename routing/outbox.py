@@ -183,9 +183,13 @@ class OutboxWorker:
                     events += [_delivery_event(tp_id, state) for tp_id in changed]
                 for o in sent:
                     if o.receipt and o.receipt.provider_message_id:
-                        await tp_repo.set_provider_id(
+                        if not await tp_repo.set_provider_id(
                             session, o.item.touchpoint_id, o.receipt.provider_message_id
-                        )
+                        ):
+                            log.warning(
+                                "provider_id_taken",
+                                extra={"fields": {"touchpoint": o.item.touchpoint_id}},
+                            )
             for o in failed:
                 await outbox_repo.finish(
                     session, o.item.id, status=OutboxStatus.FAILED, now=now, error=o.error

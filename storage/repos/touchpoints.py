@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import is_unique_violation
 from storage.models import AuthorKind, DeliveryState, Direction, Touchpoint, TouchpointKind
 
 # What a customer sees of their own conversation; staff see everything.
@@ -151,13 +153,22 @@ async def get(session: AsyncSession, touchpoint_id: int) -> Touchpoint | None:
 
 async def set_provider_id(
     session: AsyncSession, touchpoint_id: int, provider_message_id: str
-) -> None:
-    await session.execute(
-        update(Touchpoint)
-        .where(Touchpoint.id == touchpoint_id)
-        .values(provider_message_id=provider_message_id)
-        .execution_options(synchronize_session=False)
-    )
+) -> bool:
+    """Record the provider's id of a sent message; False when another touchpoint of the channel
+    already has it. In a savepoint: one odd id must not undo the rest of the outbox's batch."""
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                update(Touchpoint)
+                .where(Touchpoint.id == touchpoint_id)
+                .values(provider_message_id=provider_message_id)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        return False
+    return True
 
 
 async def conversation_of_provider_ids(
