@@ -16,6 +16,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "closed": "This conversation has been closed. Write again any time if you need more help.",
         "handback": 'You\'re back with the virtual assistant. Type "agent" any time to talk to a person.',
         "help": 'Ask your question here, or write "agent" to reach a person.',
+        "wait": "The estimated wait is about {minutes} min.",
+        "csat_ask": "How did we do? Reply with a number from 1 (poor) to 5 (excellent).",
+        "csat_comment": "Thank you! Is there anything you would like to add? (optional)",
+        "csat_thanks": "Thank you for your feedback.",
     },
     "th": {
         "greet": 'สวัสดีครับ ผมเป็นผู้ช่วยอัตโนมัติ ถามได้เลยครับ หรือพิมพ์ "พนักงาน" เพื่อคุยกับเจ้าหน้าที่',
@@ -29,6 +33,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "claimed": "{agent} เข้าร่วมการสนทนาแล้ว",
         "closed": "การสนทนานี้ปิดแล้ว หากต้องการความช่วยเหลือเพิ่มเติม ส่งข้อความมาได้ทุกเมื่อครับ",
         "handback": 'คุณกลับมาคุยกับผู้ช่วยอัตโนมัติแล้ว พิมพ์ "พนักงาน" ได้ทุกเมื่อเพื่อคุยกับเจ้าหน้าที่',
+        "wait": "เวลารอโดยประมาณ {minutes} นาทีครับ",
+        "csat_ask": "เราให้บริการเป็นอย่างไรบ้างครับ ตอบด้วยตัวเลข 1 (แย่) ถึง 5 (ดีมาก)",
+        "csat_comment": "ขอบคุณครับ มีอะไรอยากบอกเพิ่มเติมไหมครับ (ไม่บังคับ)",
+        "csat_thanks": "ขอบคุณสำหรับความคิดเห็นครับ",
     },
     "zh": {
         "greet": "您好！我是智能助手。请直接提问，或输入“人工”联系客服人员。",
@@ -42,6 +50,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "claimed": "{agent} 已加入对话。",
         "closed": "此对话已结束。如需更多帮助，请随时留言。",
         "handback": "您已回到智能助手。随时输入“人工”即可联系客服人员。",
+        "wait": "预计等待时间约 {minutes} 分钟。",
+        "csat_ask": "您对本次服务满意吗？请回复 1（很差）到 5（非常好）之间的数字。",
+        "csat_comment": "谢谢！还有什么想补充的吗？（可选）",
+        "csat_thanks": "感谢您的反馈。",
     },
     "fa": {
         "greet": "سلام! من دستیار مجازی هستم. سؤالتان را بپرسید یا برای گفتگو با اپراتور «اپراتور» را بنویسید.",
@@ -55,6 +67,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "claimed": "{agent} به گفتگو پیوست.",
         "closed": "این گفتگو بسته شد. هر وقت به کمک بیشتری نیاز داشتید، دوباره پیام بدهید.",
         "handback": "دوباره با دستیار مجازی هستید. هر زمان خواستید «اپراتور» را بنویسید.",
+        "wait": "زمان انتظار تقریبی {minutes} دقیقه است.",
+        "csat_ask": "از خدمات ما راضی بودید؟ با عددی از ۱ (ضعیف) تا ۵ (عالی) پاسخ دهید.",
+        "csat_comment": "سپاسگزاریم! چیزی هست که بخواهید اضافه کنید؟ (اختیاری)",
+        "csat_thanks": "از بازخورد شما سپاسگزاریم.",
     },
 }
 

@@ -12,9 +12,15 @@ from aiohttp.helpers import content_disposition_header
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from console import auth
 from console.http import BadRequest, Gone, int_param, read_json
+from console.supervisor import supervisor_overview
 from routing import views
+from routing.assignment import ChannelKind, Presence, Role, order
+from routing.desk import agent_view, capacity_of
+from routing.hub import CONSOLE
+from routing.placeholders import PLACEHOLDERS
 from routing.router import Router
-from storage.models import Agent, ConversationStatus, Touchpoint
+from storage.db import RecordNotFound
+from storage.models import Agent, Conversation, ConversationStatus, Touchpoint
 from storage.repos import agents as agent_repo
 from storage.repos import attachments as attachment_repo
 from storage.repos import conversations as conv_repo
@@ -48,6 +54,10 @@ class ConsoleApi:
         r.add_post("/api/v1/auth/logout", self.logout)
         r.add_get("/api/v1/me", self.me)
         r.add_patch("/api/v1/me", self.update_me)
+        r.add_get("/api/v1/agents", self.agents)
+        r.add_patch("/api/v1/agents/{id}", self.update_agent)
+        r.add_get("/api/v1/workspace", self.workspace)
+        r.add_get("/api/v1/supervisor", self.supervisor)
         r.add_get("/api/v1/queue", self.queue)
         r.add_post("/api/v1/queue/claim", self.claim_next)
         r.add_get("/api/v1/conversations", self.conversations)
@@ -56,6 +66,8 @@ class ConsoleApi:
         r.add_post("/api/v1/conversations/{id}/messages", self.reply)
         r.add_post("/api/v1/conversations/{id}/close", self.close)
         r.add_post("/api/v1/conversations/{id}/handback", self.handback)
+        r.add_post("/api/v1/conversations/{id}/transfer", self.transfer)
+        r.add_post("/api/v1/conversations/{id}/notes", self.add_note)
         r.add_post("/api/v1/conversations/{id}/typing", self.typing)
         r.add_get("/api/v1/customers/{id}", self.customer)
         r.add_get("/api/v1/customers/{id}/history", self.history)
@@ -75,14 +87,17 @@ class ConsoleApi:
         token, agent, expires = await auth.login(
             self.db, self.clock, body["email"], body["password"], self.token_ttl
         )
+        if agent.presence == Presence.OFFLINE.value:  # signing in is coming to work
+            agent = await self.router.desk.set_presence(agent, Presence.ONLINE)
         return web.json_response(
             {"token": token, "expires_at": views.iso(expires), "agent": _agent(agent)}
         )
 
     async def logout(self, request: web.Request) -> web.Response:
-        await self.agent(request)
+        agent = await self.agent(request)
         token = request.headers["Authorization"].partition(" ")[2].strip()
         await auth.logout(self.db, self.clock, token)
+        await self.router.desk.set_presence(agent, Presence.OFFLINE, why="signed out")
         return web.json_response({"ok": True})
 
     async def me(self, request: web.Request) -> web.Response:
@@ -91,8 +106,10 @@ class ConsoleApi:
     async def update_me(self, request: web.Request) -> web.Response:
         """An agent sets where claimed phone calls reach them (empty clears it)."""
         agent = await self.agent(request)
-        body = await read_json(request, {"phone": str, "voice_client": str}, set())
+        body = await read_json(request, {"phone": str, "voice_client": str, "presence": str}, set())
         values: dict[str, str | None] = {}
+        if "presence" in body:
+            agent = await self.router.desk.set_presence(agent, _presence(body["presence"]))
         if "phone" in body:
             raw = body["phone"].strip()
             try:
@@ -116,9 +133,17 @@ class ConsoleApi:
 
     async def queue(self, request: web.Request) -> web.Response:
         await self.agent(request)
+        team = request.query.get("team") or None
+        desk = self.router.desk
         async with self.db.transaction() as session:
-            items = await conv_repo.queue(session)
-            listed = [await self._summary(session, c) for c in items]
+            items = {c.id: c for c in await conv_repo.queue(session, limit=1000)}
+            waiting = [w for w in await desk._waiting(session) if team is None or w.team == team]
+            ranked = order(waiting, self.clock.now(), desk.policy.at_risk_within)
+            listed = [
+                await self._summary(session, items[w.conversation_id])
+                for w in ranked[:200]
+                if w.conversation_id in items
+            ]
             online = await agent_repo.count_online(
                 session, self.clock.now() - self.presence_timeout
             )
@@ -179,8 +204,98 @@ class ConsoleApi:
 
     async def close(self, request: web.Request) -> web.Response:
         agent = await self.agent(request)
-        conv = await self.router.close(agent, int_param(request, "id"))
+        conversation_id = int_param(request, "id")
+        body = (
+            await read_json(request, {"disposition": str, "note": str}, set())
+            if request.can_read_body
+            else {}
+        )
+        conv = await self.router.close(
+            agent, conversation_id, body.get("disposition"), body.get("note")
+        )
         return await self._conversation_response(conv.id)
+
+    async def transfer(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conversation_id = int_param(request, "id")
+        body = await read_json(request, {"agent_id": int, "team": str, "note": str}, {"note"})
+        conv = await self.router.desk.transfer(
+            agent,
+            conversation_id,
+            to_agent_id=body.get("agent_id"),
+            team=body.get("team"),
+            note=body["note"],
+        )
+        return await self._conversation_response(conv.id)
+
+    async def add_note(self, request: web.Request) -> web.Response:
+        agent = await self.agent(request)
+        conversation_id = int_param(request, "id")
+        body = await read_json(request, {"text": str}, {"text"})
+        tp = await self.router.desk.add_note(agent, conversation_id, body["text"])
+        return web.json_response(views.staff_message(tp, agent.name), status=201)
+
+    async def agents(self, request: web.Request) -> web.Response:
+        await self.agent(request)
+        async with self.db.transaction() as session:
+            items = await self.router.desk.agents_overview(session)
+        return web.json_response({"items": items})
+
+    async def update_agent(self, request: web.Request) -> web.Response:
+        """A supervisor sets an agent's teams, skills, capacity, role or presence."""
+        me = await self.agent(request)
+        self.router.desk.require_supervisor(me)
+        agent_id = int_param(request, "id")
+        body = await read_json(
+            request,
+            {"teams": list, "skills": list, "capacity": dict, "role": str, "presence": str},
+            set(),
+        )
+        teams = self.router.desk.policy.team_names()
+        async with self.db.transaction() as session:
+            row = await agent_repo.get(session, agent_id)
+            if row is None or not row.active:
+                raise RecordNotFound("agent", agent_id)
+            if "teams" in body:
+                row.teams = _names(body["teams"], "teams", allowed=teams)
+            if "skills" in body:
+                row.skills = _names(body["skills"], "skills")
+            if "capacity" in body:
+                row.capacity = _capacity(body["capacity"])
+            if "role" in body:
+                if body["role"] not in Role._value2member_map_:
+                    raise BadRequest(
+                        "bad_role", f"role must be one of {', '.join(r.value for r in Role)}"
+                    )
+                row.role = body["role"]
+        if "presence" in body:
+            row = await self.router.desk.set_presence(row, _presence(body["presence"]))
+        self.router.desk.wake()
+        await self.router.hub.publish(CONSOLE, {"type": "agents"})
+        async with self.db.transaction() as session:
+            loads = await conv_repo.loads(session, [agent_id])
+        return web.json_response(agent_view(row, loads.get(agent_id, {}), True))
+
+    async def workspace(self, request: web.Request) -> web.Response:
+        await self.agent(request)
+        policy = self.router.desk.policy
+        return web.json_response(
+            {
+                "teams": [{"name": t.team, "mode": t.mode.value} for t in policy.teams],
+                "dispositions": list(policy.dispositions),
+                "disposition_required": policy.disposition_required,
+                "placeholders": list(PLACEHOLDERS),
+                "csat": policy.csat,
+                "at_risk_seconds": int(policy.at_risk_within.total_seconds()),
+            }
+        )
+
+    async def supervisor(self, request: web.Request) -> web.Response:
+        me = await self.agent(request)
+        self.router.desk.require_supervisor(me)
+        async with self.db.transaction() as session:
+            body = await supervisor_overview(self, session)
+        return web.json_response(body)
 
     async def handback(self, request: web.Request) -> web.Response:
         agent = await self.agent(request)
@@ -262,13 +377,48 @@ class ConsoleApi:
             }
         )
 
-    async def _summary(self, session: Any, conv: Any) -> dict[str, Any]:
+    async def _summary(self, session: Any, conv: Conversation) -> dict[str, Any]:
         customer = await customer_repo.get_customer(session, conv.customer_id)
         last = await tp_repo.last_message(session, conv.id)
         names = await agent_repo.names(session, {conv.assignee_id} if conv.assignee_id else set())
-        return views.conversation(
+        body = views.conversation(
             conv, customer, last=last, assignee_name=names.get(conv.assignee_id or 0)
         )
+        sla = self.router.desk.sla_view(conv)
+        traits = self.router._traits(conv.channel)
+        window_ends = None
+        if traits.reply_window is not None and conv.status is not ConversationStatus.CLOSED:
+            inbound = await tp_repo.last_inbound(session, conv.id)
+            window_ends = views.iso(inbound.created_at + traits.reply_window) if inbound else None
+        identity = await customer_repo.get_identity(session, conv.identity_id)
+        body["customer"]["segment"] = customer.segment
+        body.update(
+            team=conv.team,
+            sla=(
+                {
+                    "target": sla.target.value,
+                    "due_at": views.iso(sla.due_at),
+                    "status": sla.status.value,
+                }
+                if sla
+                else None
+            ),
+            sla_breached=list(conv.sla_breached or []),
+            disposition=conv.disposition,
+            csat=(
+                {"score": conv.csat_score, "comment": conv.csat_comment, "state": conv.csat_state}
+                if conv.csat_state
+                else None
+            ),
+            constraints={
+                "max_chars": self.max_chars,
+                "sms": traits.address_kind == "phone" and conv.channel == "sms",
+                "reply_window_ends_at": window_ends,
+                "opted_out": identity.opted_out_at is not None,
+                "outbound": traits.outbound,
+            },
+        )
+        return body
 
     async def _conversation_response(self, conversation_id: int) -> web.Response:
         async with self.db.transaction() as session:
@@ -288,7 +438,52 @@ def _agent(agent: Agent) -> dict[str, Any]:
         "role": agent.role,
         "phone": agent.phone,
         "voice_client": agent.voice_client,
+        "presence": agent.presence,
+        "teams": list(agent.teams or []),
+        "skills": list(agent.skills or []),
+        "capacity": {k.value: v for k, v in capacity_of(agent).items()},
     }
+
+
+def _presence(value: str) -> Presence:
+    try:
+        return Presence(value)
+    except ValueError:
+        raise BadRequest(
+            "bad_presence", f"presence must be one of {', '.join(p.value for p in Presence)}"
+        ) from None
+
+
+_NAME = re.compile(r"[a-z0-9_][a-z0-9_:.-]{0,63}")
+
+
+def _names(values: list[Any], field: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    result: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or not _NAME.fullmatch(value.strip().lower()):
+            raise BadRequest(
+                f"bad_{field}", f"{field}: short lowercase names like 'billing' or 'lang:th'"
+            )
+        name = value.strip().lower()
+        if allowed is not None and name not in allowed:
+            raise BadRequest(
+                f"unknown_{field}", f"no team {name!r}; teams: {', '.join(allowed) or 'none'}"
+            )
+        if name not in result:
+            result.append(name)
+    return result
+
+
+def _capacity(value: dict[str, Any]) -> dict[str, int]:
+    kinds = [k.value for k in ChannelKind]
+    result: dict[str, int] = {}
+    for key, n in value.items():
+        if key not in kinds:
+            raise BadRequest("bad_capacity", f"capacity kinds are {', '.join(kinds)}")
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 50:
+            raise BadRequest("bad_capacity", f"capacity.{key} must be a whole number 0..50")
+        result[key] = n
+    return result
 
 
 def _limit(value: str) -> int:

@@ -276,7 +276,9 @@ def assign(
     done: set[int] = set()
     result: list[Assignment] = []
     for waiting in order(queue, now, at_risk_within):
-        policy = by_team.get(waiting.team or "", TeamPolicy(waiting.team or ""))
+        policy = by_team.get(waiting.team or "") or TeamPolicy(
+            waiting.team or "", required_skills_from_locale=False
+        )
         if waiting.conversation_id in done or policy.mode is AssignMode.MANUAL:
             continue
         chosen = _choose(pool.values(), waiting, skills_needed(waiting, policy))

@@ -22,9 +22,11 @@ from channels.base import DEFAULT_TRAITS, ChannelTraits, Control, InboundMessage
 from routing import inbound as inbound_steps
 from routing import replies, views
 from routing.clock import Clock
+from routing.desk import Desk
 from routing.errors import Conflict
 from routing.hub import CONSOLE, Hub, customer_topic
 from routing.metrics import Metrics
+from routing.policy import DeskPolicy
 from storage.db import Database, is_unique_violation
 from storage.models import (
     Agent,
@@ -73,6 +75,8 @@ class _Txn:
     outbox: bool = False
     # The next automatic reply acknowledges a new conversation (threaded channels: email).
     acknowledge: bool = False
+    # Something entered the queue or freed an agent: run an assignment pass after commit.
+    assign: bool = False
 
 
 class Router:
@@ -87,6 +91,7 @@ class Router:
         wake_outbox: Callable[[], None] = lambda: None,
         traits: Callable[[str], ChannelTraits] = lambda _name: DEFAULT_TRAITS,
         kin: Callable[[str], tuple[str, ...]] = lambda _name: (),
+        desk: DeskPolicy | None = None,
     ) -> None:
         self.db = db
         self.assistant = assistant
@@ -98,6 +103,7 @@ class Router:
         self._traits = traits
         self._kin = kin
         self._claim_hooks: dict[str, ClaimHook] = {}
+        self.desk = Desk(self, desk or DeskPolicy())
 
     def on_claim(self, channel: str, hook: ClaimHook) -> None:
         """Run ``hook`` after an agent claims a conversation of ``channel`` (a phone call is
@@ -206,6 +212,22 @@ class Router:
                 session, customer, identity, msg.phone, now
             )
         conv = await inbound_steps.conversation_for(session, msg, identity, traits.threaded)
+        if conv is None and not traits.threaded:
+            conv = await self.desk.closed_conversation_for(session, identity)
+        if (
+            conv is not None
+            and msg.control is None
+            and not msg.automatic
+            and self.desk.survey_open(conv, now)
+        ):
+            answered = await self.desk.survey_answer(
+                session, conv, identity, msg.text, msg.external_id, txn
+            )
+            if answered is not None:
+                conv.updated_at = now
+                return InboundResult(False, answered[0], conv, answered[1:])
+            if not traits.threaded and not self.desk.may_reopen(conv, now):
+                conv = None  # a new question long after close: a new conversation
         created = conv is None
         if conv is None:
             conv = await conv_repo.create(
@@ -239,6 +261,7 @@ class Router:
             )
             txn.events.append(_message_event(note))
         conv.updated_at = now
+        await self.desk.on_customer_message(session, conv)
         result = InboundResult(duplicate=False, touchpoint=inbound, conversation=conv)
         txn.events.append(_message_event(inbound))
         txn.acknowledge = created and traits.acknowledges and not msg.automatic
@@ -386,7 +409,10 @@ class Router:
         )
         if not moved:
             raise Conflict("not_with_bot", "the conversation is already with the agents")
+        await self.desk.on_queued(session, conv, reason, txn)
         meta: dict[str, Any] = {"reason": reason}
+        if conv.team:
+            meta["team"] = conv.team
         if reply is not None and reply.article_id:
             meta.update(best_article_id=reply.article_id, confidence=reply.confidence)
         escalation = await self._record(
@@ -403,12 +429,16 @@ class Router:
         txn.events += [_message_event(escalation), {"type": "queue"}]
         if not notify or not self._traits(conv.channel).outbound:
             return [escalation]
-        position = await conv_repo.queue_position(session, conv)
-        online = await agent_repo.count_online(session, now - self.policy.presence_timeout)
+        position, online, wait = await self.desk.queue_notice(session, conv)
         parts = [say("escalating", conv.locale), say("queued", conv.locale, position=position)]
         if online == 0:
             parts.append(say("no_agents", conv.locale))
+        elif wait is not None:
+            minutes = max(1, round(wait.total_seconds() / 60))
+            parts.append(say("wait", conv.locale, minutes=minutes))
         said: dict[str, Any] = {"queue_position": position, "agents_online": online}
+        if wait is not None and online:
+            said["estimated_wait_seconds"] = int(wait.total_seconds())
         if txn.acknowledge and reply is not None:
             # An acknowledgement offers the nearest articles while the customer waits.
             said["suggestions"] = replies.nearest_articles(reply)
@@ -428,61 +458,99 @@ class Router:
         return conv
 
     async def claim(self, agent: Agent, conversation_id: int | None = None) -> Conversation:
-        """Give a queued conversation to ``agent``. Two agents can never claim the same one."""
+        """Give a queued conversation to ``agent``. Two agents can never claim the same one.
+
+        Without an id, the agent pulls the head of the queues they work (VIP, SLA at risk,
+        then oldest); rows another process is claiming are skipped, not waited for."""
         txn = _Txn()
         async with self.db.transaction() as session:
             if conversation_id is None:
-                conv = await conv_repo.claim_next(session)
+                conv = await self._next_for(session, agent)
                 if conv is None:
                     raise Conflict("queue_empty", "no conversation is waiting in the queue")
             else:
                 conv = await conv_repo.get(session, conversation_id)
-            now = self.clock.now()
-            queued_at = conv.queued_at
-            ok = await conv_repo.transition(
-                session,
-                conv,
-                (ConversationStatus.QUEUED,),
-                status=ConversationStatus.ASSIGNED,
-                assignee_id=agent.id,
-                assigned_at=now,
-                updated_at=now,
-            )
-            if not ok:
+            if not await self._assign(session, conv, agent, txn):
                 raise Conflict(
                     "already_claimed", "another agent has already taken this conversation"
                 )
-            await self._staff_event(
+        await self._announce(txn)
+        await self._after_claim(conv, agent)
+        return conv
+
+    async def _next_for(self, session: AsyncSession, agent: Agent) -> Conversation | None:
+        from routing.assignment import order
+
+        waiting = await self.desk._waiting(session)
+        mine = [w for w in waiting if w.team is None or not agent.teams or w.team in agent.teams]
+        for item in order(mine or waiting, self.clock.now(), self.desk.policy.at_risk_within):
+            conv = await conv_repo.lock_queued(session, item.conversation_id)
+            if conv is not None:
+                return conv
+        return None
+
+    async def _assign(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        agent: Agent,
+        txn: _Txn,
+        *,
+        auto: bool = False,
+    ) -> bool:
+        """Queued → assigned to ``agent`` (compare-and-set), recorded and told to the customer
+        on live channels; False if the conversation had already left the queue."""
+        now = self.clock.now()
+        queued_at = conv.queued_at
+        ok = await conv_repo.transition(
+            session,
+            conv,
+            (ConversationStatus.QUEUED,),
+            status=ConversationStatus.ASSIGNED,
+            assignee_id=agent.id,
+            assigned_at=now,
+            updated_at=now,
+        )
+        if not ok:
+            return False
+        text = (
+            f"Assigned to {agent.name} automatically"
+            if auto
+            else f"{agent.name} claimed the conversation"
+        )
+        meta = {"auto": True} if auto else {}
+        await self._staff_event(session, conv, agent, TouchpointKind.CLAIM, text, txn, meta)
+        if auto:
+            txn.events.append(
+                {"type": "assigned", "conversation_id": conv.id, "agent_id": agent.id}
+            )
+        if self._traits(conv.channel).live:
+            identity = await customer_repo.get_identity(session, conv.identity_id)
+            await self._send(
                 session,
                 conv,
-                agent,
-                TouchpointKind.CLAIM,
-                f"{agent.name} claimed the conversation",
+                identity,
+                TouchpointKind.SYSTEM,
+                say("claimed", conv.locale, agent=agent.name),
+                {"agent_id": agent.id},
                 txn,
             )
-            if self._traits(conv.channel).live:
-                identity = await customer_repo.get_identity(session, conv.identity_id)
-                await self._send(
-                    session,
-                    conv,
-                    identity,
-                    TouchpointKind.SYSTEM,
-                    say("claimed", conv.locale, agent=agent.name),
-                    {"agent_id": agent.id},
-                    txn,
-                )
-        log.info("claimed", extra={"fields": {"conversation": conv.id, "agent": agent.id}})
+        log.info(
+            "claimed", extra={"fields": {"conversation": conv.id, "agent": agent.id, "auto": auto}}
+        )
         if queued_at is not None:
             self.metrics.queue_wait.observe(max((now - queued_at).total_seconds(), 0.0))
-        txn.events.append({"type": "queue"})
-        await self._announce(txn)
+        if {"type": "queue"} not in txn.events:
+            txn.events.append({"type": "queue"})
+        return True
+
+    async def _after_claim(self, conv: Conversation, agent: Agent) -> None:
         hook = self._claim_hooks.get(conv.channel)
         if hook is not None:
             try:
                 await hook(conv, agent)
             except Exception:  # the claim stands; the hook records what went wrong
                 log.exception("claim_hook_failed", extra={"fields": {"conversation": conv.id}})
-        return conv
 
     async def open_conversation(
         self,
@@ -549,6 +617,7 @@ class Router:
             conv = await self._owned(session, agent, conversation_id)
             identity = await customer_repo.get_identity(session, conv.identity_id)
             conv.updated_at = self.clock.now()
+            self.desk.on_agent_reply(conv)
             tp = await self._send(
                 session,
                 conv,
@@ -562,27 +631,62 @@ class Router:
         await self._announce(txn)
         return tp
 
-    async def close(self, agent: Agent, conversation_id: int) -> Conversation:
-        return await self._finish(agent, conversation_id, ConversationStatus.CLOSED)
+    async def close(
+        self,
+        agent: Agent,
+        conversation_id: int,
+        disposition: str | None = None,
+        note: str | None = None,
+    ) -> Conversation:
+        """Close with a disposition (required when the workspace says so) and an optional
+        internal note; the customer then gets the satisfaction survey where the channel
+        allows."""
+        disposition = self.desk.check_disposition(disposition)
+        return await self._finish(
+            agent, conversation_id, ConversationStatus.CLOSED, disposition, (note or "").strip()
+        )
 
     async def hand_back(self, agent: Agent, conversation_id: int) -> Conversation:
         return await self._finish(agent, conversation_id, ConversationStatus.BOT)
 
     async def _finish(
-        self, agent: Agent, conversation_id: int, to: ConversationStatus
+        self,
+        agent: Agent,
+        conversation_id: int,
+        to: ConversationStatus,
+        disposition: str | None = None,
+        remark: str = "",
     ) -> Conversation:
-        txn = _Txn()
+        txn = _Txn(assign=True)  # the agent has room for the next one
+        survey = False
         async with self.db.transaction() as session:
             conv = await self._owned(session, agent, conversation_id)
             now = self.clock.now()
-            values: dict[str, Any] = {"status": to, "updated_at": now}
+            values: dict[str, Any] = {
+                "status": to,
+                "updated_at": now,
+                "first_response_due_at": None,
+                "next_response_due_at": None,
+                "resolution_due_at": None,
+            }
+            meta: dict[str, Any] = {}
             if to is ConversationStatus.CLOSED:
-                values["closed_at"] = now
+                survey = self.desk.survey_after_close(conv)
+                values.update(
+                    closed_at=now,
+                    disposition=disposition,
+                    csat_state="asked" if survey else None,
+                    csat_asked_at=now if survey else None,
+                    csat_score=None,
+                    csat_comment=None,
+                )
+                label = f" ({disposition.replace('_', ' ')})" if disposition else ""
                 kind, key, note = (
                     TouchpointKind.CLOSE,
                     "closed",
-                    f"{agent.name} closed the conversation",
+                    f"{agent.name} closed the conversation{label}",
                 )
+                meta = {"disposition": disposition} if disposition else {}
             else:
                 values.update(assignee_id=None, bot_misses=0)
                 kind, key, note = (
@@ -596,11 +700,23 @@ class Router:
                 raise Conflict(
                     "conversation_changed", "the conversation changed meanwhile; reload it"
                 )
-            await self._staff_event(session, conv, agent, kind, note, txn)
+            if remark:
+                await self._staff_event(session, conv, agent, TouchpointKind.NOTE, remark, txn)
+            await self._staff_event(session, conv, agent, kind, note, txn, meta)
+            identity = await customer_repo.get_identity(session, conv.identity_id)
             if self._traits(conv.channel).live:
-                identity = await customer_repo.get_identity(session, conv.identity_id)
                 await self._send(
                     session, conv, identity, TouchpointKind.SYSTEM, say(key, conv.locale), {}, txn
+                )
+            if survey:
+                await self._send(
+                    session,
+                    conv,
+                    identity,
+                    TouchpointKind.SURVEY,
+                    say("csat_ask", conv.locale),
+                    {"survey": "ask"},
+                    txn,
                 )
         log.info(kind.value, extra={"fields": {"conversation": conv.id, "agent": agent.id}})
         await self._announce(txn)
@@ -818,9 +934,17 @@ class Router:
         kind: TouchpointKind,
         text: str,
         txn: _Txn,
+        meta: dict[str, Any] | None = None,
     ) -> Touchpoint:
         tp = await self._record(
-            session, conv, kind, Direction.INTERNAL, AuthorKind.AGENT, text, agent_id=agent.id
+            session,
+            conv,
+            kind,
+            Direction.INTERNAL,
+            AuthorKind.AGENT,
+            text,
+            agent_id=agent.id,
+            meta=meta or {},
         )
         txn.events += [
             _message_event(tp, agent.name),
@@ -855,6 +979,8 @@ class Router:
     async def _announce(self, txn: _Txn) -> None:
         if txn.outbox:
             self._wake_outbox()
+        if txn.assign:
+            self.desk.wake()
         for event in txn.events:
             try:
                 await self.hub.publish(CONSOLE, event)

@@ -80,6 +80,8 @@ class TouchpointKind(enum.StrEnum):
     CLOSE = "close"
     SYSTEM = "system"
     NOTE = "note"
+    TRANSFER = "transfer"
+    SURVEY = "survey"
 
 
 class Direction(enum.StrEnum):
@@ -124,6 +126,8 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str | None] = mapped_column(String(16))
+    # A named group that steers routing ("vip" goes first and gets its own SLA policy).
+    segment: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -157,6 +161,14 @@ class Agent(Base):
     voice_client: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # online | away | offline (routing.assignment.Presence); only online agents get work.
+    presence: Mapped[str] = mapped_column(String(16), default="offline")
+    presence_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    teams: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)  # "lang:th", "product:billing"
+    # Concurrent conversations per channel kind ({"chat": 3, "message": 5, "call": 1});
+    # NULL: the defaults.
+    capacity: Mapped[dict[str, int] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -189,9 +201,39 @@ class Conversation(Base):
     subject: Mapped[str | None] = mapped_column(String(500))
     locale: Mapped[str | None] = mapped_column(String(16))
     bot_misses: Mapped[int] = mapped_column(Integer, default=0)
+    team: Mapped[str | None] = mapped_column(String(64))
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SLA clocks (business time, per the team's policy); a due time is cleared when met.
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a breach was raised to the supervisors (once per conversation and target).
+    sla_breached: Mapped[list[str]] = mapped_column(JSON, default=list)
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    # After close: asked → comment → done (or skipped when the customer wrote something else).
+    csat_state: Mapped[str | None] = mapped_column(String(16))
+    csat_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    csat_comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CannedResponse(Base):
+    """A reply agents insert with a shortcut; ``{customer_name}``-style placeholders are
+    filled in for the conversation at hand."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    team: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -26,6 +26,7 @@ from channels.twilio_api import TwilioApi
 from channels.twilio_webhooks import SmsWebhooks, TwilioSignature
 from channels.webchat import WebChatAdapter, WebChatEndpoint
 from console.api import ConsoleApi
+from console.canned import CannedApi
 from console.http import errors_middleware
 from console.ws import ConsoleSocket
 from ivr.engine import Engine
@@ -36,12 +37,14 @@ from routing.clock import Clock, SystemClock
 from routing.hub import Hub, RedisHub
 from routing.metrics import Metrics
 from routing.outbox import OutboxWorker
+from routing.policy import DeskPolicy
 from routing.router import Router, RoutingPolicy
 from storage import migrate
 from storage.db import Database
 from storage.repos import conversations as conv_repo
 from storage.repos import outbox as outbox_repo
 from switchboard.settings import EmailSettings, Settings, SettingsError
+from switchboard.workspace import WorkspaceError, load_workspace
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
@@ -121,6 +124,7 @@ def create_app(
         wake_outbox=outbox.wake,
         traits=channels.traits,
         kin=channels.kin,
+        desk=_workspace(settings),
     )
     _add_routes(app, settings, router, hub)
     receivers = _email_receivers(app, settings.email, router)
@@ -154,6 +158,7 @@ def create_app(
             if run_workers:
                 tasks = [
                     asyncio.create_task(outbox.run(), name="outbox"),
+                    asyncio.create_task(router.desk.run(), name="desk"),
                     asyncio.create_task(
                         kb.run_refresher(settings.kb.refresh_seconds), name="kb-refresh"
                     ),
@@ -209,6 +214,13 @@ def _config_path(name: str) -> Path:
     if not path.is_absolute() and not path.exists():
         path = ROOT / name
     return path
+
+
+def _workspace(settings: Settings) -> DeskPolicy:
+    try:
+        return load_workspace(_config_path(settings.workspace_file))
+    except WorkspaceError as exc:
+        raise SettingsError(f"setting workspace_file: {exc}") from None
 
 
 def _ivr_flow(settings: Settings) -> Flow:
@@ -389,13 +401,15 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
         max_chars=settings.chat.max_message_chars,
         max_frame_bytes=settings.chat.max_frame_bytes,
     ).add_routes(app)
-    ConsoleApi(
+    console_api = ConsoleApi(
         router,
         token_ttl=timedelta(hours=settings.auth.token_ttl_hours),
         presence_timeout=timedelta(seconds=settings.auth.presence_timeout_seconds),
         max_chars=settings.chat.max_message_chars,
         default_region=settings.twilio.default_region,
-    ).add_routes(app)
+    )
+    console_api.add_routes(app)
+    CannedApi(console_api).add_routes(app)
     ConsoleSocket(router, hub).add_routes(app)
 
 

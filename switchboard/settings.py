@@ -333,6 +333,8 @@ class Settings:
     redis_url: str = ""
     log_level: str = "INFO"
     log_format: str = "json"
+    # Teams, routing rules, SLAs, presence, dispositions and the survey (validated at start-up).
+    workspace_file: str = "config/workspace.yaml"
     bot: BotSettings = field(default_factory=BotSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)

@@ -68,6 +68,7 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "log_format": "text",
             "outbox": {"poll_seconds": 0.05, "backoff_seconds": 0.05, "backoff_max_seconds": 0.2},
             "kb": {"refresh_seconds": 0.2},
+            "workspace_file": str(ROOT / "tests" / "workspace_manual.yaml"),
         }
         for key, value in overrides.items():
             if isinstance(value, dict):

@@ -78,15 +78,51 @@ async def touch(session: AsyncSession, agent_id: int, now: datetime) -> None:
     )
 
 
+ONLINE = "online"
+
+
 async def count_online(session: AsyncSession, since: datetime) -> int:
+    """Agents who set themselves online and whose console was heard from since ``since``."""
     return int(
         await session.scalar(
             select(func.count())
             .select_from(Agent)
-            .where(Agent.active.is_(True), Agent.last_seen_at >= since)
+            .where(Agent.active.is_(True), Agent.presence == ONLINE, Agent.last_seen_at >= since)
         )
         or 0
     )
+
+
+async def active(session: AsyncSession) -> list[Agent]:
+    rows = await session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.id))
+    return list(rows.scalars())
+
+
+async def online_for_update(session: AsyncSession, since: datetime) -> list[Agent]:
+    """Online agents, locked in id order: assignment passes in several processes take turns,
+    so two can never fill the same agent's last free slot."""
+    rows = await session.execute(
+        select(Agent)
+        .where(Agent.active.is_(True), Agent.presence == ONLINE, Agent.last_seen_at >= since)
+        .order_by(Agent.id)
+        .with_for_update(key_share=True)
+    )
+    return list(rows.scalars())
+
+
+async def silent(session: AsyncSession, before: datetime) -> list[Agent]:
+    """Agents shown online or away whose console has not been heard from since ``before``;
+    locked, skipping any another process is already handling."""
+    rows = await session.execute(
+        select(Agent)
+        .where(
+            Agent.presence != "offline",
+            (Agent.last_seen_at < before) | Agent.last_seen_at.is_(None),
+        )
+        .order_by(Agent.id)
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+    return list(rows.scalars())
 
 
 async def set_offline(session: AsyncSession, agent_id: int) -> None:

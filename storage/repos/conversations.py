@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import RecordNotFound
-from storage.models import Conversation, ConversationStatus
+from storage.models import Conversation, ConversationStatus, Customer
 
 # No 0/O/1/I: a reference is read aloud on the phone and typed from an email subject.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -184,4 +184,159 @@ async def list_for(
     if customer_id is not None:
         query = query.where(Conversation.customer_id == customer_id)
     rows = await session.execute(query.order_by(Conversation.updated_at.desc()).limit(limit))
+    return list(rows.scalars())
+
+
+async def queued_with_segments(
+    session: AsyncSession, limit: int = 1000
+) -> list[tuple[Conversation, str | None]]:
+    """The queue (priority, then oldest) with each customer's segment, unlocked."""
+    rows = await session.execute(
+        select(Conversation, Customer.segment)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Conversation.status == ConversationStatus.QUEUED)
+        .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id)
+        .limit(limit)
+    )
+    return [(conv, segment) for conv, segment in rows.all()]
+
+
+async def lock_queued(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    """The conversation locked for claiming, or None if it left the queue or another
+    transaction holds it (see :func:`claim_next` for why NO KEY UPDATE)."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                Conversation.status == ConversationStatus.QUEUED,
+            )
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def loads(session: AsyncSession, agent_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Open conversations per agent and channel."""
+    if not agent_ids:
+        return {}
+    rows = await session.execute(
+        select(Conversation.assignee_id, Conversation.channel, func.count())
+        .where(
+            Conversation.status == ConversationStatus.ASSIGNED,
+            Conversation.assignee_id.in_(agent_ids),
+        )
+        .group_by(Conversation.assignee_id, Conversation.channel)
+    )
+    result: dict[int, dict[str, int]] = {}
+    for agent_id, channel, count in rows.all():
+        if agent_id is not None:
+            result.setdefault(int(agent_id), {})[str(channel)] = int(count)
+    return result
+
+
+async def last_assigned(session: AsyncSession, agent_ids: list[int]) -> dict[int, datetime]:
+    """When each agent last got a conversation (for longest-idle fairness)."""
+    if not agent_ids:
+        return {}
+    rows = await session.execute(
+        select(Conversation.assignee_id, func.max(Conversation.assigned_at))
+        .where(Conversation.assignee_id.in_(agent_ids), Conversation.assigned_at.is_not(None))
+        .group_by(Conversation.assignee_id)
+    )
+    return {int(a): _aware(at) for a, at in rows.all() if a is not None and at is not None}
+
+
+async def assigned_to(session: AsyncSession, agent_id: int) -> list[Conversation]:
+    rows = await session.execute(
+        select(Conversation)
+        .where(
+            Conversation.status == ConversationStatus.ASSIGNED,
+            Conversation.assignee_id == agent_id,
+        )
+        .order_by(Conversation.id)
+        .with_for_update(key_share=True)
+    )
+    return list(rows.scalars())
+
+
+async def overdue(session: AsyncSession, now: datetime) -> list[Conversation]:
+    """Open conversations with an SLA due time passed, locked, skipping ones another process
+    is handling."""
+    rows = await session.execute(
+        select(Conversation)
+        .where(
+            Conversation.status.in_((ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)),
+            (Conversation.first_response_due_at < now)
+            | (Conversation.next_response_due_at < now)
+            | (Conversation.resolution_due_at < now),
+        )
+        .order_by(Conversation.id)
+        .limit(500)
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+    return list(rows.scalars())
+
+
+async def handle_times(session: AsyncSession, limit: int = 100) -> list[float]:
+    """Seconds from assignment to close of the latest closed conversations."""
+    rows = await session.execute(
+        select(Conversation.assigned_at, Conversation.closed_at)
+        .where(
+            Conversation.status == ConversationStatus.CLOSED,
+            Conversation.assigned_at.is_not(None),
+            Conversation.closed_at.is_not(None),
+        )
+        .order_by(Conversation.closed_at.desc())
+        .limit(limit)
+    )
+    return [
+        max((_aware(closed) - _aware(assigned)).total_seconds(), 0.0)
+        for assigned, closed in rows.all()
+        if assigned is not None and closed is not None
+    ]
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite's aggregates lose the column type: naive values are UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+async def sla_due_before(session: AsyncSession, when: datetime) -> list[Conversation]:
+    """Open conversations with an SLA target due before ``when`` (at risk or breached)."""
+    rows = await session.execute(
+        select(Conversation)
+        .where(
+            Conversation.status.in_((ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)),
+            (Conversation.first_response_due_at < when)
+            | (Conversation.next_response_due_at < when)
+            | (Conversation.resolution_due_at < when),
+        )
+        .order_by(Conversation.id)
+        .limit(200)
+    )
+    return list(rows.scalars())
+
+
+async def count_by_status(session: AsyncSession) -> dict[ConversationStatus, int]:
+    rows = await session.execute(
+        select(Conversation.status, func.count()).group_by(Conversation.status)
+    )
+    return {ConversationStatus(s): int(n) for s, n in rows.all()}
+
+
+async def closed_since(session: AsyncSession, since: datetime) -> list[Conversation]:
+    rows = await session.execute(
+        select(Conversation).where(
+            Conversation.status == ConversationStatus.CLOSED, Conversation.closed_at >= since
+        )
+    )
+    return list(rows.scalars())
+
+
+async def answered_since(session: AsyncSession, since: datetime) -> list[Conversation]:
+    """Conversations whose first agent response came at or after ``since``."""
+    rows = await session.execute(
+        select(Conversation).where(Conversation.first_response_at >= since)
+    )
     return list(rows.scalars())

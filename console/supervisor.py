@@ -1,0 +1,88 @@
+"""The supervisor's view: queues per team, agents and their load, SLA trouble, today's figures.
+
+Every figure is computed from the conversations' own rows, never from counters that drift.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime, time, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing.sla import SlaStatus, WeeklyCalendar
+from storage.models import ConversationStatus
+from storage.repos import conversations as conv_repo
+
+if TYPE_CHECKING:
+    from console.api import ConsoleApi
+
+
+def day_start(now: datetime, zone: tzinfo) -> datetime:
+    """Midnight of ``now``'s day in the desk's time zone (the business hours' zone)."""
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), time(0), tzinfo=zone).astimezone(UTC)
+
+
+async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[str, Any]:
+    desk = api.router.desk
+    policy = desk.policy
+    now = api.clock.now()
+    agents = await desk.agents_overview(session)
+    waiting = await desk._waiting(session)
+    online = [a for a in agents if a["presence"] == "online"]
+    names: list[str | None] = list(policy.team_names()) or [None]
+    if any(w.team is None for w in waiting) and None not in names:
+        names.append(None)
+    teams = []
+    for name in names:
+        queued = [w for w in waiting if w.team == name]
+        oldest = min((w.queued_at for w in queued), default=None)
+        teams.append(
+            {
+                "name": name,
+                "mode": policy.team(name).mode.value if name else "auto",
+                "waiting": len(queued),
+                "longest_wait_seconds": int((now - oldest).total_seconds()) if oldest else 0,
+                "agents_online": sum(
+                    1 for a in online if name is None or not a["teams"] or name in a["teams"]
+                ),
+            }
+        )
+    at_risk: list[dict[str, Any]] = []
+    breached: list[dict[str, Any]] = []
+    for conv in await conv_repo.sla_due_before(session, now + policy.at_risk_within):
+        view = desk.sla_view(conv, now)
+        if view is None or view.status is SlaStatus.OK:
+            continue
+        summary = await api._summary(session, conv)
+        (breached if view.status is SlaStatus.BREACHED else at_risk).append(summary)
+    calendar = policy.calendar
+    zone = calendar.hours.zone if isinstance(calendar, WeeklyCalendar) else UTC
+    today = day_start(now, zone)
+    closed = await conv_repo.closed_since(session, today)
+    scores = [c.csat_score for c in closed if c.csat_score is not None]
+    first = [
+        (c.first_response_at - c.queued_at).total_seconds()
+        for c in await conv_repo.answered_since(session, today)
+        if c.first_response_at is not None and c.queued_at is not None
+    ]
+    counts = await conv_repo.count_by_status(session)
+    return {
+        "teams": teams,
+        "agents": agents,
+        "sla": {"at_risk": at_risk, "breached": breached},
+        "figures": {
+            "waiting": counts.get(ConversationStatus.QUEUED, 0),
+            "assigned": counts.get(ConversationStatus.ASSIGNED, 0),
+            "agents_online": len(online),
+            "closed_today": len(closed),
+            "median_first_response_seconds": (
+                round(statistics.median(first), 1) if first else None
+            ),
+            "csat_average": round(statistics.fmean(scores), 2) if scores else None,
+            "csat_count": len(scores),
+            "day_starts_at": today.isoformat(),
+        },
+    }
