@@ -87,11 +87,14 @@ async def create_agent(
     role: str,
     phone: str | None = None,
     voice_client: str | None = None,
+    teams: list[str] | None = None,
+    skills: list[str] | None = None,
+    capacity: dict[str, int] | None = None,
 ) -> Agent:
     async with db.transaction() as session:
         if await agent_repo.by_email(session, email):
             raise RoutingError("agent_exists", f"an agent with email {email} already exists")
-        return await agent_repo.add(
+        agent = await agent_repo.add(
             session,
             email=email,
             name=name,
@@ -101,3 +104,5 @@ async def create_agent(
             phone=phone,
             voice_client=voice_client,
         )
+        agent.teams, agent.skills, agent.capacity = teams or [], skills or [], capacity
+        return agent

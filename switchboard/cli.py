@@ -56,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--voice-client", help="Twilio Client identity to put calls through to instead"
     )
+    add.add_argument(
+        "--team", action="append", default=[], help="a team of the workspace (repeatable)"
+    )
+    add.add_argument(
+        "--skill", action="append", default=[], help="a skill such as lang:th (repeatable)"
+    )
+    add.add_argument(
+        "--capacity",
+        help="concurrent conversations per kind, e.g. chat=3,message=5,call=1",
+    )
 
     tg = sub.add_parser("telegram", parents=[common], help="Telegram")
     tg_sub = tg.add_subparsers(dest="telegram_command", required=True, metavar="ACTION")
@@ -123,6 +133,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             password,
             phone=args.phone,
             voice_client=args.voice_client,
+            teams=[t.strip().lower() for t in args.team],
+            skills=[k.strip().lower() for k in args.skill],
+            capacity=_capacity(args.capacity) if args.capacity else None,
         )
     if args.command == "telegram":
         return await commands.telegram_set_webhook(settings)
@@ -151,3 +164,18 @@ def _read_password(from_stdin: bool) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _capacity(text: str) -> dict[str, int]:
+    """``chat=3,message=5,call=1`` → {"chat": 3, …}."""
+    kinds = ("chat", "message", "call")
+    result: dict[str, int] = {}
+    for part in text.split(","):
+        kind, sep, number = part.partition("=")
+        kind = kind.strip().lower()
+        if not sep or kind not in kinds or not number.strip().isdigit():
+            raise SwitchboardError(
+                f"--capacity: {part.strip()!r}: write kind=number with kinds {', '.join(kinds)}"
+            )
+        result[kind] = int(number)
+    return result

@@ -19,8 +19,11 @@ from storage import migrate
 from storage.db import Database
 from storage.repos import agents as agent_repo
 from switchboard.settings import Settings
+from switchboard.workspace import load_workspace
 
 DEMO_AGENT = ("demo@example.com", "Demo Agent", "demo-password")
+DEMO_SUPERVISOR = ("supervisor@example.com", "Demo Supervisor", "demo-password")
+DEMO_SKILLS = ["lang:en", "lang:th", "lang:zh", "lang:fa"]
 
 
 @asynccontextmanager
@@ -55,7 +58,18 @@ async def agent_add(
     *,
     phone: str | None = None,
     voice_client: str | None = None,
+    teams: list[str] | None = None,
+    skills: list[str] | None = None,
+    capacity: dict[str, int] | None = None,
 ) -> int:
+    if teams:
+        known = load_workspace(_source_file(settings.workspace_file)).team_names()
+        for team in teams:
+            if team not in known:
+                raise SwitchboardError(
+                    f"--team: no team {team!r} in {settings.workspace_file}; teams: "
+                    f"{', '.join(known) or 'none'}"
+                )
     if phone:
         try:
             phone = normalize_phone(phone, settings.twilio.default_region)
@@ -71,6 +85,9 @@ async def agent_add(
             role=role,
             phone=phone,
             voice_client=voice_client,
+            teams=teams,
+            skills=skills,
+            capacity=capacity,
         )
     print(f"agent {agent.id} created: {agent.email} ({agent.role})")
     return 0
@@ -123,28 +140,39 @@ async def kb_search(settings: Settings, question: str, *, as_json: bool, limit: 
 
 
 def _demo_file(settings: Settings) -> Path:
-    """The demo KB, relative to the working directory or else to the source tree."""
-    path = Path(settings.kb.demo_file)
+    return _source_file(settings.kb.demo_file)
+
+
+def _source_file(name: str) -> Path:
+    """A file named in the settings, relative to the working directory or the source tree."""
+    path = Path(name)
     if not path.is_absolute() and not path.exists():
-        path = Path(__file__).resolve().parent.parent / settings.kb.demo_file
+        path = Path(__file__).resolve().parent.parent / name
     return path
 
 
 async def demo(settings: Settings) -> int:
     await kb_import(settings, _demo_file(settings))
     async with _database(settings) as database:
-        async with database.transaction() as session:
-            exists = await agent_repo.by_email(session, DEMO_AGENT[0])
-        if not exists:
-            await create_agent(
-                database,
-                SystemClock(),
-                email=DEMO_AGENT[0],
-                name=DEMO_AGENT[1],
-                password=DEMO_AGENT[2],
-                role="agent",
-            )
+        for (email, name, password), role in (
+            (DEMO_AGENT, "agent"),
+            (DEMO_SUPERVISOR, "supervisor"),
+        ):
+            async with database.transaction() as session:
+                exists = await agent_repo.by_email(session, email)
+            if not exists:
+                # Every language of the demo workspace, in every team (no teams: all of them).
+                await create_agent(
+                    database,
+                    SystemClock(),
+                    email=email,
+                    name=name,
+                    password=password,
+                    role=role,
+                    skills=DEMO_SKILLS,
+                )
     print(f"demo agent: {DEMO_AGENT[0]} / {DEMO_AGENT[2]}")
+    print(f"demo supervisor: {DEMO_SUPERVISOR[0]} / {DEMO_SUPERVISOR[2]}")
     return 0
 
 

@@ -553,6 +553,39 @@ async def test_an_agent_added_on_the_command_line_can_log_in(
     assert wrong.status == 401
 
 
+async def test_an_agent_added_with_teams_skills_and_capacity_works_those_queues(
+    cli: Cli, aiohttp_client: Callable[..., Any]
+) -> None:
+    cli.ok(
+        "agent", "add", "--email", "ma@example.com", "--name", "Mali", "--password-stdin",
+        "--team", "thai", "--team", "Billing", "--skill", "lang:th",
+        "--capacity", "chat=2,call=0",
+        stdin="a long secret pass\n",
+    )  # fmt: skip
+    settings = load_settings(
+        cli.config,
+        environ={},
+        overrides={"database_url": cli.url, "data_dir": str(cli.folder), "log_format": "text"},
+    )
+    client = await aiohttp_client(create_app(settings, run_workers=False))
+    me = await (await AgentApi.login(client, "ma@example.com", "a long secret pass")).call(
+        "GET", "/api/v1/me"
+    )
+
+    assert me["teams"] == ["thai", "billing"] and me["skills"] == ["lang:th"]
+    assert me["capacity"] == {"chat": 2, "message": 5, "call": 0}
+
+
+def test_agent_add_refuses_an_unknown_team_or_a_bad_capacity(cli: Cli) -> None:
+    args = ["agent", "add", "--email", "no@example.com", "--name", "No", "--password-stdin"]
+
+    team = cli.fails(*args, "--team", "astronauts", stdin="a long secret pass\n")
+    capacity = cli.fails(*args, "--capacity", "fax=2", stdin="a long secret pass\n")
+
+    assert "--team: no team 'astronauts'" in team and "general" in team
+    assert "'fax=2': write kind=number" in capacity
+
+
 def test_adding_the_same_agent_twice_is_refused(cli: Cli) -> None:
     args = ["agent", "add", "--email", "bo@example.com", "--name", "Bo", "--password-stdin"]
     cli.ok(*args, stdin="first password\n")
