@@ -162,10 +162,6 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _capacity(text: str) -> dict[str, int]:
     """``chat=3,message=5,call=1`` → {"chat": 3, …}."""
     kinds = ("chat", "message", "call")
@@ -179,3 +175,7 @@ def _capacity(text: str) -> dict[str, int]:
             )
         result[kind] = int(number)
     return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,570 @@
+"""Two real ``switchboard serve`` processes on one PostgreSQL database and one Redis, on two
+ports, the way two instances run behind a load balancer: what one process does is seen live on
+the other, and racing claims through both never give a conversation to two agents.
+
+The schema and the agents are set up with the CLI; both servers are started once for the module
+and always stopped (SIGTERM, then SIGKILL) at the end. A failing test carries both servers' logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from storage.db import Database
+from switchboard.settings import SettingsError, load_settings
+from tests import databases
+from tests.conftest import PASSWORD
+from tests.helpers import WAIT, ChatClient
+
+# Seven Python processes start before the first test (two servers and the CLI), which on a
+# loaded machine takes longer than the suite's default timeout allows.
+pytestmark = pytest.mark.timeout(300)
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+START_TIMEOUT = 60.0  # for a server to answer /healthz
+STOP_TIMEOUT = 15.0  # after SIGTERM, before SIGKILL
+CLI_TIMEOUT = 60.0
+LOG_TAIL = 150  # lines of each server's log attached to a failure
+
+# The documented command, the console script installed next to this interpreter.
+_SCRIPT = Path(sys.executable).with_name("switchboard")
+SWITCHBOARD = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "switchboard.cli"]
+
+# Manual assignment only: automatic assignment would pre-empt the manual claims tested here.
+WORKSPACE_YAML = "default_team: general\nteams:\n  general: {assignment: manual}\n"
+
+# Redis pub/sub channels are global (the hub's prefix is fixed), so another Switchboard on the
+# same Redis (another test run) can publish into ours: events are matched on names unique to
+# this module, never on small ids alone.
+RUN = uuid.uuid4().hex[:6]
+AGENTS = [("alpha", "A"), ("bravo", "B"), ("charlie", "A"), ("delta", "B")]  # name, home process
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def _unavailable(message: str) -> None:
+    if _in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _admin_sql(sql: str) -> None:
+    async def go() -> None:
+        db = Database(databases.pg_admin_url())
+        try:
+            async with db.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text(sql))
+        finally:
+            await db.dispose()
+
+    databases.run(go)
+
+
+def _tail(path: Path, lines: int = LOG_TAIL) -> str:
+    try:
+        content = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        return f"(cannot read {path}: {exc})"
+    return "\n".join(content[-lines:]) or "(empty)"
+
+
+@dataclasses.dataclass
+class Server:
+    name: str
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclasses.dataclass
+class Cluster:
+    servers: dict[str, Server]
+    dsn: str  # for asyncpg, straight to the shared database
+    notes: list[str]
+
+    def logs(self) -> str:
+        parts = [*self.notes]
+        for server in self.servers.values():
+            state = server.proc.poll()
+            status = "running" if state is None else f"exited with {state}"
+            parts.append(
+                f"--- process {server.name} on :{server.port} ({status}), last lines of "
+                f"{server.log} ---\n{_tail(server.log)}"
+            )
+        return "\n".join(parts)
+
+    @contextlib.contextmanager
+    def explained(self) -> Iterator[None]:
+        """Attach both servers' logs to whatever fails inside."""
+        try:
+            yield
+        except Exception as exc:
+            exc.add_note(self.logs())
+            raise
+
+
+def _workspace_env(workspace: Path, base: dict[str, str], notes: list[str]) -> dict[str, str]:
+    """SWITCHBOARD_WORKSPACE_FILE, if this version of the settings knows it (an unknown setting
+    stops the server)."""
+    try:
+        load_settings(environ={**base, "SWITCHBOARD_WORKSPACE_FILE": str(workspace)})
+    except SettingsError as exc:
+        if "workspace_file: unknown setting" in str(exc):
+            notes.append(
+                "note: the settings have no workspace_file yet; servers run without "
+                "SWITCHBOARD_WORKSPACE_FILE (no automatic assignment exists to switch off)"
+            )
+            return {}
+    # Any other complaint is the server's to report when it starts.
+    return {"SWITCHBOARD_WORKSPACE_FILE": str(workspace)}
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*SWITCHBOARD, *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen[str], stdin: str | None = None) -> None:
+    """Wait for a CLI command; it must succeed."""
+    try:
+        out, err = proc.communicate(stdin, timeout=CLI_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{proc.args!r} hung:\n{out!s}\n{err!s}") from None
+    assert proc.returncode == 0, f"{proc.args!r} exited {proc.returncode}:\n{out!s}\n{err!s}"
+
+
+def _die_with_us() -> None:
+    """Linux: a server gets SIGTERM when the test run is killed before its teardown."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _wait_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    problem = "no answer yet"
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(
+                f"process {server.name} exited with {server.proc.returncode} before answering "
+                f"/healthz:\n{_tail(server.log)}"
+            )
+        try:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+                problem = f"HTTP {resp.status}"
+        except urllib.error.HTTPError as exc:
+            problem = f"HTTP {exc.code}: {exc.read()[:200]!r}"
+        except OSError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.1)
+    pytest.fail(
+        f"process {server.name} did not answer /healthz with 200 within {START_TIMEOUT}s "
+        f"({problem}):\n{_tail(server.log)}"
+    )
+
+
+def _stop(servers: list[Server]) -> None:
+    """SIGTERM to all, then SIGKILL whatever has not stopped within the bound."""
+    running = [s for s in servers if s.proc.poll() is None]
+    for server in running:
+        server.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for server in running:
+        try:
+            server.proc.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    problem = databases.postgres_available()
+    if problem:
+        _unavailable(f"PostgreSQL at {databases.pg_admin_url()} is not reachable: {problem}")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except Exception as exc:
+        _unavailable(f"Redis at {REDIS_URL} is not reachable: {exc}")
+    finally:
+        client.close()
+
+    tmp = tmp_path_factory.mktemp("two_processes")
+    name = f"switchboard_two_proc_{os.getpid()}"
+    admin = make_url(databases.pg_admin_url())
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    dsn = admin.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    workspace = tmp / "workspace.yaml"
+    workspace.write_text(WORKSPACE_YAML, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env.update(
+        SWITCHBOARD_DATABASE_URL=url,
+        SWITCHBOARD_REDIS_URL=REDIS_URL,
+        SWITCHBOARD_DATA_DIR=str(tmp),
+        SWITCHBOARD_LOG_FORMAT="text",
+        SWITCHBOARD_OUTBOX__POLL_SECONDS="0.05",
+        SWITCHBOARD_OUTBOX__BACKOFF_SECONDS="0.05",
+        SWITCHBOARD_OUTBOX__BACKOFF_MAX_SECONDS="0.2",
+        PYTHONUNBUFFERED="1",
+    )
+    notes: list[str] = []
+    env.update(_workspace_env(workspace, env, notes))
+
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_sql(f'CREATE DATABASE "{name}"')
+    servers: dict[str, Server] = {}
+    adding: list[subprocess.Popen[str]] = []
+    try:
+        _finish(_cli(env, "db", "upgrade"))
+        # The servers need the schema, not the agents: add those while the servers start.
+        adding += [
+            _cli(env, "agent", "add", "--email", f"{agent}@example.com", "--name", _name(agent))
+            for agent, _ in AGENTS
+        ]
+        for server_name in ("A", "B"):
+            port = _free_port()
+            log = tmp / f"server_{server_name}.log"
+            with log.open("wb") as out:
+                proc = subprocess.Popen(
+                    [*SWITCHBOARD, "serve", "--port", str(port)],
+                    cwd=ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_us,
+                )
+            servers[server_name] = Server(server_name, port, log, proc)
+        for cli in adding:
+            _finish(cli, PASSWORD + "\n")
+        for server in servers.values():
+            _wait_healthy(server)
+        yield Cluster(servers, dsn, notes)
+    finally:
+        for cli in adding:
+            if cli.poll() is None:
+                cli.kill()
+                cli.communicate()
+        _stop(list(servers.values()))
+        _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _name(agent: str) -> str:
+    return f"{agent.title()} {RUN}"
+
+
+@dataclasses.dataclass
+class LoggedIn:
+    key: str
+    id: int
+    name: str
+    token: str
+    home: str  # the process it logged in through
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+async def sessions(cluster: Cluster) -> AsyncIterator[dict[str, aiohttp.ClientSession]]:
+    timeout = aiohttp.ClientTimeout(total=WAIT * 3)
+    opened = {
+        name: aiohttp.ClientSession(base_url=server.url, timeout=timeout)
+        for name, server in cluster.servers.items()
+    }
+    try:
+        yield opened
+    finally:
+        for session in opened.values():
+            await session.close()
+
+
+async def _login(session: aiohttp.ClientSession, agent: str, home: str) -> LoggedIn:
+    async with session.post(
+        "/api/v1/auth/login", json={"email": f"{agent}@example.com", "password": PASSWORD}
+    ) as resp:
+        body = await resp.json()
+        assert resp.status == 200, (resp.status, body)
+    assert body["agent"]["name"] == _name(agent), body
+    return LoggedIn(agent, body["agent"]["id"], body["agent"]["name"], body["token"], home)
+
+
+async def _call(
+    session: aiohttp.ClientSession, method: str, path: str, agent: LoggedIn, **kwargs: Any
+) -> tuple[int, str, Any]:
+    """(status, content type, JSON body) without judging the status."""
+    async with session.request(method, path, headers=agent.headers, **kwargs) as resp:
+        raw = await resp.text()
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            body = raw
+        return resp.status, resp.content_type, body
+
+
+async def _fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+async def _conversation_of(dsn: str, touchpoint_id: int) -> int:
+    rows = await _fetch(dsn, "SELECT conversation_id FROM touchpoints WHERE id = $1", touchpoint_id)
+    assert len(rows) == 1 and rows[0]["conversation_id"] is not None, (touchpoint_id, rows)
+    return int(rows[0]["conversation_id"])
+
+
+async def _escalate(session: aiohttp.ClientSession, dsn: str) -> tuple[ChatClient, int]:
+    """A web-chat customer asks for a person; returns the open chat and its conversation."""
+    customer = ChatClient(session)  # type: ignore[arg-type]  # a ClientSession with base_url
+    await customer.connect()
+    ack = await customer.say("I need a human")
+    await customer.reply()  # told they are waiting for an agent
+    return customer, await _conversation_of(dsn, ack["message"]["id"])
+
+
+async def _console_event(
+    ws: aiohttp.ClientWebSocketResponse, matches: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    seen: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(WAIT):
+            while True:
+                msg = await ws.receive()
+                assert msg.type is aiohttp.WSMsgType.TEXT, (msg.type, msg.data, seen)
+                frame = json.loads(msg.data)
+                if matches(frame):
+                    return frame
+                seen.append(frame)
+    except TimeoutError:
+        raise AssertionError(f"the console never got the event; it got {seen}") from None
+
+
+async def test_claim_on_one_process_is_live_on_the_other(
+    cluster: Cluster, sessions: dict[str, aiohttp.ClientSession]
+) -> None:
+    a, b = sessions["A"], sessions["B"]
+    with cluster.explained():
+        watcher = await _login(a, "alpha", "A")
+        claimer = await _login(b, "bravo", "B")
+        console = await a.ws_connect("/api/v1/ws")
+        customer: ChatClient | None = None
+        try:
+            await console.send_json({"type": "auth", "token": watcher.token})
+            ready = await console.receive_json(timeout=WAIT)
+            assert ready["type"] == "ready", ready
+
+            customer, conversation_id = await _escalate(a, cluster.dsn)
+            rows = await _fetch(
+                cluster.dsn,
+                "SELECT status, assignee_id FROM conversations WHERE id = $1",
+                conversation_id,
+            )
+            assert [tuple(r) for r in rows] == [("queued", None)], (
+                f"conversation {conversation_id} should wait for a manual claim: {rows} "
+                "(was the manual workspace taken?)"
+            )
+
+            status, _, body = await _call(
+                b, "POST", f"/api/v1/conversations/{conversation_id}/claim", claimer
+            )
+            assert status == 200, body
+            assert body["assignee"] == {"id": claimer.id, "name": claimer.name}, body
+
+            frame = await _console_event(
+                console,
+                lambda f: (
+                    f.get("type") == "message"
+                    and f.get("conversation_id") == conversation_id
+                    and f["message"]["kind"] == "claim"
+                    and f["message"]["author_name"] == claimer.name
+                ),
+            )
+            assert frame["message"]["agent_id"] == claimer.id, frame
+
+            words = f"Hello from process B ({RUN})"
+            status, _, body = await _call(
+                b,
+                "POST",
+                f"/api/v1/conversations/{conversation_id}/messages",
+                claimer,
+                json={"text": words},
+            )
+            assert status == 201, body
+            reply = await customer.reply(lambda m: m["author"] == "agent")
+            assert reply["text"] == words, reply
+            assert reply["author_name"] == claimer.name, reply
+
+            # Process A serves the conversation as process B left it.
+            status, _, body = await _call(
+                a, "GET", f"/api/v1/conversations/{conversation_id}", watcher
+            )
+            assert status == 200, body
+            assert body["status"] == "assigned", body
+            assert body["assignee"]["id"] == claimer.id, body
+        finally:
+            if customer is not None:
+                await customer.close()
+            await console.close()
+
+
+CONVERSATIONS = 10
+QUEUE_CLAIMS = 12  # more "take the next one" requests than there is work
+
+
+async def test_racing_claims_through_both_processes_never_double_assign(
+    cluster: Cluster, sessions: dict[str, aiohttp.ClientSession]
+) -> None:
+    with cluster.explained():
+        agents = await asyncio.gather(*(_login(sessions[home], key, home) for key, home in AGENTS))
+        by_id = {agent.id: agent for agent in agents}
+
+        # Nothing from an earlier test may be waiting: the race is over these conversations only.
+        for row in await _fetch(
+            cluster.dsn, "SELECT id FROM conversations WHERE status = 'queued'"
+        ):
+            await _call(
+                sessions["A"], "POST", f"/api/v1/conversations/{row['id']}/claim", agents[0]
+            )
+
+        escalated = await asyncio.gather(
+            *(_escalate(sessions["AB"[i % 2]], cluster.dsn) for i in range(CONVERSATIONS))
+        )
+        customers = [c for c, _ in escalated]
+        try:
+            waiting = sorted({cid for _, cid in escalated})
+            assert len(waiting) == CONVERSATIONS, escalated
+            rows = await _fetch(
+                cluster.dsn,
+                "SELECT id, status, assignee_id FROM conversations WHERE status = 'queued'",
+            )
+            assert sorted(r["id"] for r in rows) == waiting, rows
+            assert all(r["assignee_id"] is None for r in rows), rows
+
+            # Every conversation is claimed by id through both processes by two different
+            # agents, while more queue claims than there is work go through both too.
+            attempts: list[tuple[str, int | None, LoggedIn]] = []
+            for n, cid in enumerate(waiting):
+                attempts.append(("A", cid, agents[n % 4]))
+                attempts.append(("B", cid, agents[(n + 1) % 4]))
+            for n in range(QUEUE_CLAIMS):
+                attempts.append(("AB"[n % 2], None, agents[(n + 2) % 4]))
+            random.Random(RUN).shuffle(attempts)
+
+            async def attempt(port: str, cid: int | None, agent: LoggedIn) -> Any:
+                path = (
+                    "/api/v1/queue/claim" if cid is None else f"/api/v1/conversations/{cid}/claim"
+                )
+                return (port, cid, agent, *(await _call(sessions[port], "POST", path, agent)))
+
+            results = await asyncio.gather(*(attempt(*a) for a in attempts))
+            report = "\n".join(
+                f"{port} {'queue' if cid is None else cid} {agent.key}: {status} {body}"
+                for port, cid, agent, status, _, body in results
+            )
+
+            winners: dict[int, list[int]] = {}
+            for port, cid, agent, status, content_type, body in results:
+                if status == 200:
+                    assert body["status"] == "assigned", (port, cid, body)
+                    assert body["assignee"]["id"] == agent.id, (port, cid, agent.key, body)
+                    assert cid is None or body["id"] == cid, (port, cid, body)
+                    winners.setdefault(body["id"], []).append(agent.id)
+                else:
+                    assert status == 409, f"{port} {cid} {agent.key}: {status} {body}\n{report}"
+                    assert content_type == "application/json", (status, content_type, body)
+                    expected = "queue_empty" if cid is None else "already_claimed"
+                    assert body["error"]["code"] == expected, (port, cid, body)
+                    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+            doubles = {cid: ids for cid, ids in winners.items() if len(ids) != 1}
+            assert not doubles, f"claimed more than once: {doubles}\n{report}"
+            assert sorted(winners) == waiting, f"claims {sorted(winners)}\n{report}"
+
+            # The database agrees: one assignee each, the winner, and one claim touchpoint each.
+            rows = await _fetch(
+                cluster.dsn,
+                "SELECT id, status, assignee_id FROM conversations WHERE id = ANY($1::bigint[])",
+                waiting,
+            )
+            assert len(rows) == CONVERSATIONS, rows
+            for row in rows:
+                assert row["status"] == "assigned", row
+                assert [row["assignee_id"]] == winners[row["id"]], (row, winners[row["id"]])
+            claims = await _fetch(
+                cluster.dsn,
+                "SELECT conversation_id, agent_id, author_kind FROM touchpoints "
+                "WHERE kind = 'claim' AND conversation_id = ANY($1::bigint[]) ORDER BY id",
+                waiting,
+            )
+            per_conversation: dict[int, list[int]] = {}
+            for claim in claims:
+                assert claim["author_kind"] == "agent", claim
+                per_conversation.setdefault(claim["conversation_id"], []).append(claim["agent_id"])
+            assert per_conversation == winners, f"claim touchpoints {per_conversation}\n{report}"
+
+            # And each process answers with the same owner.
+            for cid in waiting:
+                for port in ("A", "B"):
+                    status, _, body = await _call(
+                        sessions[port], "GET", f"/api/v1/conversations/{cid}", agents[0]
+                    )
+                    assert status == 200, body
+                    assert body["assignee"]["id"] == winners[cid][0], (port, body)
+                    assert by_id[winners[cid][0]].name == body["assignee"]["name"], body
+        finally:
+            for customer in customers:
+                await customer.close()
