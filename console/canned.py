@@ -40,6 +40,14 @@ class CannedApi:
         self.db = console.db
         self.clock = console.clock
 
+    def _clean(self, body: dict[str, Any]) -> dict[str, Any]:
+        clean = _clean(body)
+        teams = self.console.router.desk.policy.team_names()
+        team = clean.get("team")
+        if team is not None and teams and team not in teams:
+            raise BadRequest("unknown_team", f"no team {team!r}; teams: {', '.join(teams)}")
+        return clean
+
     def add_routes(self, app: web.Application) -> None:
         r = app.router
         r.add_get("/api/v1/canned-responses", self.list_responses)
@@ -72,7 +80,7 @@ class CannedApi:
 
     async def create(self, request: web.Request) -> web.Response:
         agent = await self._manager(request)
-        body = _clean(await read_json(request, _FIELDS, {"shortcut", "title", "text"}))
+        body = self._clean(await read_json(request, _FIELDS, {"shortcut", "title", "text"}))
         async with self.db.transaction() as session:
             try:
                 row = await canned_repo.add(
@@ -100,7 +108,7 @@ class CannedApi:
     async def update(self, request: web.Request) -> web.Response:
         agent = await self._manager(request)
         response_id = int_param(request, "id")
-        body = _clean(await read_json(request, _FIELDS, set()))
+        body = self._clean(await read_json(request, _FIELDS, set()))
         async with self.db.transaction() as session:
             try:
                 row, changed = await canned_repo.update(

@@ -403,3 +403,15 @@ def test_render_leaves_a_text_that_does_not_check_as_it_is() -> None:
         placeholders.render("Hi {nope} {customer_name}", {"customer_name": "Ana"})
         == "Hi {nope} Ana"
     )
+
+
+async def test_a_team_must_exist_in_the_workspace(client: TestClient) -> None:
+    supervisor = await _staff(client, "lead@example.com", "supervisor")
+    answer = await supervisor.call(
+        "POST",
+        "/api/v1/canned-responses",
+        expect=400,
+        json={"shortcut": "x", "title": "X", "text": "X", "team": "astronauts"},
+    )
+    assert answer["error"]["code"] == "unknown_team"
+    assert "general, billing, tech" in answer["error"]["message"]
