@@ -189,54 +189,35 @@ class Desk:
     ) -> list[Touchpoint] | None:
         """Record ``text`` as the answer to the survey; None when it is not one (a new
         question after all), and the message is handled as usual."""
-        router = self.router
         if conv.csat_state == "asked":
             score = csat_score(text)
             if score is None:
                 conv.csat_state = "skipped"
                 return None
-            conv.csat_score = score
-            conv.csat_state = "comment"
-            tp = await router._record(
-                session,
-                conv,
-                TouchpointKind.SURVEY,
-                Direction.INBOUND,
-                AuthorKind.CUSTOMER,
-                text,
-                provider_message_id=provider_message_id,
-                meta={"csat": score},
-            )
-            txn.events.append(_event(tp))
-            reply = await router._send(
-                session,
-                conv,
-                identity,
-                TouchpointKind.SURVEY,
-                say("csat_comment", conv.locale),
-                {"survey": "comment"},
-                txn,
-            )
-            return [tp, reply]
-        conv.csat_comment = text.strip()[:4000]
-        conv.csat_state = "done"
-        tp = await router._record(
+            conv.csat_score, conv.csat_state = score, "comment"
+            meta: dict[str, Any] = {"csat": score}
+            answer = "csat_comment"
+        else:
+            conv.csat_comment, conv.csat_state = text.strip()[:4000], "done"
+            meta, answer = {"csat_comment": True}, "csat_thanks"
+        tp = await self.router._record(
             session,
             conv,
             TouchpointKind.SURVEY,
             Direction.INBOUND,
             AuthorKind.CUSTOMER,
             text,
-            meta={"csat_comment": True},
+            provider_message_id=provider_message_id,
+            meta=meta,
         )
         txn.events.append(_event(tp))
-        reply = await router._send(
+        reply = await self.router._send(
             session,
             conv,
             identity,
             TouchpointKind.SURVEY,
-            say("csat_thanks", conv.locale),
-            {"survey": "thanks"},
+            say(answer, conv.locale),
+            {"survey": answer.removeprefix("csat_")},
             txn,
         )
         return [tp, reply]
