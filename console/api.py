@@ -321,6 +321,7 @@ class ConsoleApi:
                 "id": customer.id,
                 "display_name": customer.display_name,
                 "locale": customer.locale,
+                "segment": customer.segment,
                 "created_at": views.iso(customer.created_at),
                 "identities": [{"channel": i.channel, "address": i.address} for i in identities],
                 "conversations": [

@@ -286,7 +286,11 @@ async def test_handoff_from_widget_to_agent_console_and_back(
     await screenshot(customer, "widget")
     await screenshot(agent, "console")
 
+    # Close asks for a disposition (optional in the tests' workspace) and a note in a dialog.
     await agent.locator("#close-conversation").click()
+    await expect(agent.locator("#close-dialog")).to_be_visible()
+    await agent.locator("#close-submit").click()
+    await expect(agent.locator("#close-dialog")).to_be_hidden()
     await expect(customer.locator(SYSTEM).last).to_have_text(
         re.compile("This conversation has been closed")
     )

@@ -1,19 +1,29 @@
 /*
- * Switchboard agent console: one page, plain JavaScript, no dependencies.
+ * Switchboard agent console: one page, plain JavaScript, no dependencies, no build step.
  *
  * Talks to the JSON API under /api/v1/ and to the live socket /api/v1/ws, exactly as described in
- * docs/protocol.md ("Agent console"). The bearer token lives in sessionStorage (per tab, gone when
- * the tab closes); any 401 sends the agent back to the sign-in form.
+ * docs/protocol.md ("Agent console") and console/openapi.yaml. The bearer token lives in
+ * sessionStorage (per tab, gone when the tab closes); any 401 sends the agent back to sign-in.
  *
  * Everything that comes from the server or a customer is put on the page with textContent or
  * setAttribute (see h()), never innerHTML, and with dir="auto" so Persian/Arabic read right-to-left.
+ *
+ * Sections, in order:
+ *   constants and state · DOM helpers · formatting · SLA, limits and SMS segments · notices ·
+ *   API · session and sign-in · presence and roles · workspace settings · lists · claiming ·
+ *   the open conversation · history entries · reply box (modes, limits, sending) ·
+ *   canned response picker · customer panel · dialogs (transfer, close, canned, help) ·
+ *   supervisor view · typing indicators · live socket · keyboard shortcuts · start
  */
 (function () {
   "use strict";
 
+  // ================================================================== constants and state
+
   const API = "/api/v1";
   const TOKEN_KEY = "switchboard.console.token";
   const AGENT_KEY = "switchboard.console.agent";
+  const PANEL_KEY = "switchboard.console.customerPanel";
   const PING_EVERY_MS = 20000; // protocol: the ping keeps the agent "online"
   const DEAD_AFTER_MS = 65000; // no frame for this long: the socket died silently, reconnect
   const BACKOFF_MAX_MS = 15000;
@@ -21,13 +31,30 @@
   const TYPING_IDLE_MS = 3000;
   const CUSTOMER_TYPING_TIMEOUT_MS = 6000; // hide the indicator if its "off" never arrives
   const TICK_MS = 15000; // waiting times refresh; lists are polled on this beat while the socket is down
+  const COUNTDOWN_MS = 1000; // SLA and reply-window countdowns
+  const SUPERVISOR_MIN_GAP_MS = 1000; // live supervisor refreshes: at most about one a second
+  const CANNED_DEBOUNCE_MS = 120;
+  const HISTORY_PAGE = 50;
   const LONG_WAIT_MS = 5 * 60 * 1000;
-  const EVENT_KINDS = ["escalation", "claim", "close", "handback", "system"];
+  const WINDOW_WARN_MS = 60 * 60 * 1000; // the reply window turns amber in its last hour
+  const DEFAULT_MAX_CHARS = 4000;
+  const EVENT_KINDS = ["escalation", "claim", "close", "handback", "system", "transfer"];
+  const SUPERVISOR_ROLES = ["supervisor", "admin"];
+  const CANNED_ROLES = ["supervisor", "admin", "knowledge_manager"];
+  const PRESENCE_LABELS = { online: "Online", away: "Away", offline: "Offline" };
+  const SLA_LABELS = { first_response: "First reply", next_response: "Next reply", resolution: "Resolution" };
+  const SLA_SHORT = { first_response: "1st reply", next_response: "Reply", resolution: "Resolve" };
+  const CHANNEL_LABELS = {
+    webchat: "Web chat", email: "Email", sms: "SMS", whatsapp: "WhatsApp", messenger: "Messenger",
+    telegram: "Telegram", line: "LINE", voice: "Voice",
+  };
   const BASE_TITLE = document.title;
 
   const state = {
     token: null,
-    agent: null,
+    agent: null, // /api/v1/me: id, name, email, role, presence, teams, skills, capacity
+    workspace: null, // /api/v1/workspace: teams, dispositions, disposition_required, csat
+    view: "conversations", // or "supervisor"
     queue: [],
     mine: [],
     agentsOnline: 0,
@@ -40,7 +67,14 @@
     liveBuffer: [], // live messages that arrived while the open conversation was (re)loading
     drafts: new Map(), // conversation id -> unsent reply text, kept when switching conversations
     deliveries: new Map(), // message id (string) -> latest delivery state from the socket
+    noteMode: false, // the reply box writes internal notes instead of replies
     sending: false,
+    canned: { open: false, items: [], active: -1, seq: 0, timer: null, suppressed: false },
+    manage: { items: [], editing: null, deleteArmed: null, deleteTimer: null },
+    customer: { id: null, profile: null, items: new Map(), nextBefore: null, channel: "", seq: 0, olderLoading: false },
+    panelOpen: true,
+    supervisor: { data: null, lastAt: 0, timer: null, stale: true },
+    agentsList: [], // /api/v1/agents for the transfer dialog
     ws: null,
     wsAttempt: 0,
     wsTimer: null,
@@ -51,9 +85,11 @@
     customerTypingTimer: null,
     noticeTimer: null,
     tickTimer: null,
+    countdownTimer: null,
+    pendingG: 0, // "g" pressed: the next key picks a view
   };
 
-  // ------------------------------------------------------------------ DOM helpers
+  // ================================================================== DOM helpers
 
   const $ = (id) => document.getElementById(id);
 
@@ -67,9 +103,10 @@
       if (value === null || value === undefined || value === false) continue;
       node.setAttribute(name, value === true ? "" : String(value));
     }
-    for (const child of [].concat(children === undefined ? [] : children)) {
+    const list = children === undefined ? [] : [].concat(children).flat(Infinity);
+    for (const child of list) {
       if (child === null || child === undefined || child === false) continue;
-      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+      node.append(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
     }
     return node;
   }
@@ -82,7 +119,21 @@
     el.scrollTop = el.scrollHeight;
   }
 
-  // ------------------------------------------------------------------ formatting
+  /** Is the keyboard in a place where single letters are text (so shortcuts must stay quiet)? */
+  function isTypingTarget(el) {
+    if (!el || el === document.body) return false;
+    if (el.isContentEditable) return true;
+    const tag = el.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT") return true;
+    if (tag === "INPUT") return !["button", "checkbox", "radio", "submit", "reset"].includes(el.type);
+    return false;
+  }
+
+  function openDialog() {
+    return document.querySelector("dialog[open]");
+  }
+
+  // ================================================================== formatting
 
   const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   const dateClockFormat = new Intl.DateTimeFormat(undefined, {
@@ -109,9 +160,36 @@
     return Math.floor(hours / 24) + "d " + (hours % 24) + "h";
   }
 
+  /** A countdown: "4:09", "1h 05m", "2d 3h". */
+  function formatCountdown(ms) {
+    const seconds = Math.floor(Math.abs(ms) / 1000);
+    if (seconds < 3600) return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+    const hours = Math.floor(seconds / 3600);
+    if (hours < 24) return hours + "h " + String(Math.floor((seconds % 3600) / 60)).padStart(2, "0") + "m";
+    return Math.floor(hours / 24) + "d " + (hours % 24) + "h";
+  }
+
+  /** Seconds as "45s", "3m 20s", "1h 05m". */
+  function formatDuration(value) {
+    const seconds = Math.round(Number(value));
+    if (value === null || value === undefined || isNaN(seconds)) return "—";
+    if (seconds < 60) return seconds + "s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + "m " + String(seconds % 60).padStart(2, "0") + "s";
+    return Math.floor(seconds / 3600) + "h " + String(Math.floor((seconds % 3600) / 60)).padStart(2, "0") + "m";
+  }
+
   function customerName(conv) {
     const customer = (conv && conv.customer) || {};
-    return customer.display_name || "Visitor " + (conv.reference || customer.id || conv.id);
+    return customer.display_name || "Visitor " + ((conv && conv.reference) || customer.id || (conv && conv.id));
+  }
+
+  function channelLabel(channel) {
+    return CHANNEL_LABELS[channel] || String(channel || "");
+  }
+
+  function humanize(code) {
+    const text = String(code || "").replace(/[_-]+/g, " ").trim();
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
   }
 
   /** One-line preview of the last message, with who said it. */
@@ -129,18 +207,151 @@
     return Math.round(number <= 1 ? number * 100 : number) + "%";
   }
 
-  // ------------------------------------------------------------------ notices
+  function isVip(conv) {
+    const segment = conv && conv.customer && conv.customer.segment;
+    return String(segment || "").toLowerCase() === "vip";
+  }
 
-  /** Transient message at the bottom of the screen (#notice); errors stay a little longer. */
-  function showNotice(text, kind) {
+  /** Small coloured labels: VIP, a segment, a team. */
+  function segmentBadge(segment) {
+    if (!segment) return null;
+    const vip = String(segment).toLowerCase() === "vip";
+    return h("span", { class: vip ? "badge badge-vip" : "badge badge-segment", title: "Customer segment: " + segment }, vip ? "VIP" : String(segment));
+  }
+
+  function teamBadge(team) {
+    return team ? h("span", { class: "badge badge-team", title: "Team " + team }, String(team)) : null;
+  }
+
+  // ================================================================== SLA, limits and SMS segments
+
+  /**
+   * The SLA badge of a conversation: its nearest target, coloured by status, with a live
+   * countdown (updated every second by onCountdown). A due time that passes on screen turns the
+   * badge red before the server's next word.
+   */
+  function slaBadge(sla, compact) {
+    if (!sla || !sla.status) return null;
+    const target = String(sla.target || "");
+    const badge = h("span", {
+      class: "sla",
+      "data-sla-status": sla.status,
+      "data-due": sla.due_at || null,
+      "data-target": target,
+      "data-compact": compact ? "true" : null,
+    });
+    updateSlaBadge(badge);
+    return badge;
+  }
+
+  function updateSlaBadge(badge) {
+    const due = Date.parse(badge.dataset.due);
+    let status = badge.dataset.slaStatus;
+    const left = isNaN(due) ? null : due - Date.now();
+    if (left !== null && left <= 0) status = "breached";
+    // The server pushes breaches only; entering the at-risk window is seen here.
+    const atRisk = Number(state.workspace && state.workspace.at_risk_seconds) * 1000;
+    if (status === "ok" && left !== null && atRisk > 0 && left <= atRisk) status = "at_risk";
+    badge.dataset.state = status;
+    const row = badge.closest(".conv-item");
+    if (row) row.dataset.sla = status;
+    const target = badge.dataset.target;
+    const name = (badge.dataset.compact ? SLA_SHORT : SLA_LABELS)[target] || "SLA";
+    let text;
+    if (left === null) text = name + (status === "breached" ? " overdue" : "");
+    else if (left > 0) text = name + " in " + formatCountdown(left);
+    else text = name + " overdue " + formatCountdown(left);
+    badge.textContent = text;
+    const statusText = { ok: "on track", at_risk: "at risk", breached: "breached" }[status] || status;
+    badge.title = "SLA " + (SLA_LABELS[target] || target).toLowerCase() + ": " + statusText +
+      (isNaN(due) ? "" : ", due " + formatClock(badge.dataset.due));
+  }
+
+  // GSM 03.38: the basic set costs one septet, the extension set two; anything else means UCS-2.
+  const GSM7_BASIC = new Set(Array.from(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡" +
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"));
+  const GSM7_EXTENDED = new Set(Array.from("^{}\\[~]|€\f"));
+
+  /**
+   * How many SMS a text takes, as channels/text.py segments() bills it: GSM-7 160 septets in one
+   * message, else 153 per part; otherwise UCS-2 70 code units, else 67. An escaped GSM character
+   * (two septets) or a surrogate pair (two units) is never split across parts.
+   */
+  function smsSegments(text) {
+    const chars = Array.from(text);
+    const gsm = chars.every((ch) => GSM7_BASIC.has(ch) || GSM7_EXTENDED.has(ch));
+    const units = gsm
+      ? chars.map((ch) => (GSM7_EXTENDED.has(ch) ? 2 : 1))
+      : chars.map((ch) => (ch.codePointAt(0) > 0xffff ? 2 : 1));
+    const [single, multi] = gsm ? [160, 153] : [70, 67];
+    const total = units.reduce((a, b) => a + b, 0);
+    let segments = total === 0 ? 0 : 1;
+    if (total > single) {
+      let used = 0;
+      for (const size of units) {
+        if (used + size > multi) {
+          segments += 1;
+          used = 0;
+        }
+        used += size;
+      }
+    }
+    return { encoding: gsm ? "GSM-7" : "UCS-2", units: total, segments, perSegment: segments > 1 ? multi : single };
+  }
+
+  /** Characters as the server counts them (code points, like Python's len). */
+  function charCount(text) {
+    let n = 0;
+    for (const _ of text) n += 1; // eslint-disable-line no-unused-vars
+    return n;
+  }
+
+  function constraintsOf(conv) {
+    const c = (conv && conv.constraints) || {};
+    const max = Number(c.max_chars);
+    return {
+      maxChars: max > 0 ? max : DEFAULT_MAX_CHARS,
+      sms: !!c.sms,
+      windowEndsAt: c.reply_window_ends_at || null,
+      optedOut: !!c.opted_out,
+    };
+  }
+
+  /** Milliseconds left in the reply window; null when the channel has none. */
+  function windowLeft(conv) {
+    const ends = Date.parse(constraintsOf(conv).windowEndsAt);
+    return isNaN(ends) ? null : ends - Date.now();
+  }
+
+  // ================================================================== notices
+
+  /**
+   * Transient message under the top bar (#notice); errors stay a little longer. An optional
+   * action ({label, run}) adds a button, e.g. "Open" for a conversation assigned to you.
+   */
+  function showNotice(text, kind, action) {
     const notice = $("notice");
-    notice.textContent = text;
+    $("notice-text").textContent = text;
+    const button = $("notice-action");
+    button.onclick = null;
+    if (action) {
+      button.textContent = action.label;
+      button.hidden = false;
+      button.onclick = () => {
+        notice.hidden = true;
+        action.run();
+      };
+    } else {
+      button.textContent = "";
+      button.hidden = true;
+    }
     notice.dataset.kind = kind || "info";
     notice.hidden = false;
     clearTimeout(state.noticeTimer);
     state.noticeTimer = setTimeout(() => {
       notice.hidden = true;
-    }, kind === "error" ? 8000 : 5000);
+    }, kind === "error" || action ? 8000 : 5000);
   }
 
   /** Shows an API failure. 401s are already handled (back to sign-in), so they stay quiet. */
@@ -149,7 +360,20 @@
     showNotice((err && err.message) || fallback || "Something went wrong.", "error");
   }
 
-  // ------------------------------------------------------------------ API
+  /** An error inside a dialog: the server's message, right where the agent is looking. */
+  function showDialogError(id, err, fallback) {
+    const el = $(id);
+    if (!err) {
+      el.hidden = true;
+      el.textContent = "";
+      return;
+    }
+    if (err.status === 401) return;
+    el.textContent = (err.message || fallback || "Something went wrong.") + (err.code && err.status ? " (" + err.code + ")" : "");
+    el.hidden = false;
+  }
+
+  // ================================================================== API
 
   class ApiError extends Error {
     constructor(status, code, message) {
@@ -197,7 +421,36 @@
 
   const enc = encodeURIComponent;
 
-  // ------------------------------------------------------------------ session
+  /**
+   * Wraps a refresh so that bursts of events cost at most one request in flight plus one more
+   * afterwards (to pick up what changed meanwhile), instead of one request per event.
+   */
+  function coalesced(task, quiet) {
+    let running = null;
+    let again = false;
+    return function run() {
+      if (running) {
+        again = true;
+        return running;
+      }
+      running = (async () => {
+        try {
+          do {
+            again = false;
+            if (!state.token) return;
+            await task();
+          } while (again);
+        } catch (err) {
+          if (!quiet) report(err, "Could not refresh.");
+        } finally {
+          running = null;
+        }
+      })();
+      return running;
+    };
+  }
+
+  // ================================================================== session and sign-in
 
   function loadSession() {
     try {
@@ -206,6 +459,11 @@
     } catch (e) {
       state.token = null;
       state.agent = null;
+    }
+    try {
+      state.panelOpen = localStorage.getItem(PANEL_KEY) !== "closed";
+    } catch (e) {
+      state.panelOpen = true;
     }
   }
 
@@ -238,25 +496,32 @@
     showLogin("Your session has expired. Please sign in again.");
   }
 
-  /** Confirms the token is still good; api() handles the 401 case. */
+  /** Confirms the token is still good (api() handles a 401) and picks up role and presence. */
   function verifySession() {
     if (!state.token) return;
     api("GET", "/me").then(updateAgent).catch((err) => report(err));
   }
 
-  /** Leaves the signed-in state: socket, timers, lists and the open conversation. */
+  /** Leaves the signed-in state: socket, timers, lists, dialogs and the open conversation. */
   function teardown() {
     clearSession();
     closeSocket();
     clearInterval(state.tickTimer);
+    clearInterval(state.countdownTimer);
+    clearTimeout(state.supervisor.timer);
     clearTimeout(state.typing.idleTimer);
     state.typing.convId = null;
     state.queue = [];
     state.mine = [];
+    state.workspace = null;
+    state.supervisor.data = null;
     state.unread.clear();
     state.drafts.clear();
     state.deliveries.clear();
+    for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+    closeCannedPicker();
     closeConversationView();
+    setView("conversations");
     $("queue-list").replaceChildren();
     $("mine-list").replaceChildren();
     document.title = BASE_TITLE;
@@ -313,7 +578,7 @@
     showLogin("");
   }
 
-  /** Signed in: show the app, start live updates and load both lists. */
+  /** Signed in: show the app, start live updates and load everything. */
   function enterApp() {
     $("login-view").hidden = true;
     $("app").hidden = false;
@@ -323,19 +588,73 @@
     refreshQueue();
     refreshMine();
     verifySession();
+    loadWorkspace();
     clearInterval(state.tickTimer);
     state.tickTimer = setInterval(onTick, TICK_MS);
+    clearInterval(state.countdownTimer);
+    state.countdownTimer = setInterval(onCountdown, COUNTDOWN_MS);
   }
 
+  // ================================================================== presence and roles
+
+  /** Merges what the server says about us (the socket's "ready" only has id, name and email). */
   function updateAgent(agent) {
     if (!agent || !state.token) return;
-    saveSession(state.token, agent);
+    saveSession(state.token, Object.assign({}, state.agent || {}, agent));
     renderAgent();
+  }
+
+  function role() {
+    return (state.agent && state.agent.role) || "agent";
+  }
+
+  function isSupervisor() {
+    return SUPERVISOR_ROLES.includes(role());
+  }
+
+  function canManageCanned() {
+    return CANNED_ROLES.includes(role());
   }
 
   function renderAgent() {
     const agent = state.agent || {};
     $("agent-name").textContent = agent.name || agent.display_name || agent.email || "";
+    $("agent-name").title = [humanize(agent.role), (agent.teams || []).join(", ")].filter(Boolean).join(" · ");
+    renderPresence(agent.presence);
+    $("open-canned").hidden = !canManageCanned();
+    const tab = $("tab-supervisor");
+    tab.hidden = !isSupervisor();
+    if (!isSupervisor() && state.view === "supervisor") setView("conversations");
+  }
+
+  function renderPresence(value) {
+    const presence = PRESENCE_LABELS[value] ? value : "offline";
+    const select = $("presence");
+    if (!select.dataset.busy) select.value = presence;
+    $("presence-wrap").dataset.presence = presence;
+  }
+
+  async function onPresenceChange() {
+    const select = $("presence");
+    const wanted = select.value;
+    const before = (state.agent && state.agent.presence) || "offline";
+    select.dataset.busy = "true";
+    $("presence-wrap").dataset.presence = wanted;
+    try {
+      const agent = await api("PATCH", "/me", { presence: wanted });
+      updateAgent(Object.assign({ presence: wanted }, agent || {}));
+      showNotice({
+        online: "You are online: new conversations can be assigned to you.",
+        away: "You are away: no new conversations will be assigned to you.",
+        offline: "You are offline.",
+      }[wanted]);
+    } catch (err) {
+      renderPresence(before);
+      report(err, "Could not change your status.");
+    } finally {
+      delete select.dataset.busy;
+      renderPresence((state.agent && state.agent.presence) || before);
+    }
   }
 
   function renderAgentsOnline() {
@@ -349,36 +668,24 @@
     return String(conv.assignee.id) === String(state.agent.id);
   }
 
-  // ------------------------------------------------------------------ lists
+  // ================================================================== workspace settings
 
-  /**
-   * Wraps a refresh so that bursts of events cost at most one request in flight plus one more
-   * afterwards (to pick up what changed meanwhile), instead of one request per event.
-   */
-  function coalesced(task) {
-    let running = null;
-    let again = false;
-    return function run() {
-      if (running) {
-        again = true;
-        return running;
-      }
-      running = (async () => {
-        try {
-          do {
-            again = false;
-            if (!state.token) return;
-            await task();
-          } while (again);
-        } catch (err) {
-          report(err, "Could not refresh.");
-        } finally {
-          running = null;
-        }
-      })();
-      return running;
-    };
+  /** Teams, dispositions and the like, for the dialogs. Missing endpoint: sensible defaults. */
+  async function loadWorkspace() {
+    try {
+      state.workspace = (await api("GET", "/workspace")) || {};
+    } catch (err) {
+      if (err.status === 401) return;
+      state.workspace = state.workspace || { teams: [], dispositions: [], disposition_required: false };
+    }
+    return state.workspace;
   }
+
+  function workspaceTeams() {
+    return ((state.workspace && state.workspace.teams) || []).filter((t) => t && t.name);
+  }
+
+  // ================================================================== lists
 
   const refreshQueue = coalesced(async () => {
     const data = await api("GET", "/queue");
@@ -396,10 +703,14 @@
 
   const refreshOpen = coalesced(() => loadConversation(false));
 
+  /** Our own presence may be changed by the server (disconnect handling, a supervisor). */
+  const refreshMe = coalesced(async () => updateAgent(await api("GET", "/me")), true);
+
   function refreshAll() {
     refreshQueue();
     refreshMine();
     if (state.openId) refreshOpen();
+    if (isSupervisor()) scheduleSupervisorRefresh();
   }
 
   function renderQueue() {
@@ -442,7 +753,13 @@
   function queueRow(conv) {
     const id = String(conv.id);
     const since = conv.queued_at || conv.created_at;
-    const row = h("li", { class: "conv-item queue-item", "data-conversation-id": id, "data-priority": conv.priority || 0 });
+    const row = h("li", {
+      class: "conv-item queue-item",
+      "data-conversation-id": id,
+      "data-priority": conv.priority || 0,
+      "data-sla": conv.sla ? conv.sla.status : null,
+      "data-vip": isVip(conv) ? "true" : null,
+    });
     const claim = h("button", { type: "button", class: "btn btn-small claim", "aria-label": "Claim conversation with " + customerName(conv) }, "Claim");
     claim.addEventListener("click", (event) => {
       event.stopPropagation();
@@ -456,22 +773,34 @@
   function mineRow(conv) {
     const id = String(conv.id);
     const last = conv.last_message;
-    const row = h("li", { class: "conv-item mine-item", "data-conversation-id": id });
+    const row = h("li", {
+      class: "conv-item mine-item",
+      "data-conversation-id": id,
+      "data-sla": conv.sla ? conv.sla.status : null,
+      "data-vip": isVip(conv) ? "true" : null,
+    });
     row.append(summaryButton(conv, (last && last.created_at) || conv.updated_at, "Last message "));
     decorateRow(row, id);
     return row;
   }
 
-  /** The clickable part of a row: name, priority, age, last message. Opens the conversation. */
+  /** The clickable part of a row: name, badges, age, SLA, last message. Opens the conversation. */
   function summaryButton(conv, sinceIso, sinceLabel) {
     const priority = Number(conv.priority) || 0;
     const age = h("span", { class: "row-age", "data-since": sinceIso, title: sinceIso ? sinceLabel + formatClock(sinceIso) : null }, formatAge(sinceIso));
     markLongWait(age, sinceIso);
+    const segment = conv.customer && conv.customer.segment;
     const button = h("button", { type: "button", class: "row-main" }, [
       h("span", { class: "row-top" }, [
         h("span", { class: "row-name", dir: "auto" }, customerName(conv)),
+        segmentBadge(segment),
         priority > 0 ? h("span", { class: "priority", title: "Priority " + priority }, "P" + priority) : null,
         age,
+      ]),
+      h("span", { class: "row-tags" }, [
+        h("span", { class: "row-channel" }, channelLabel(conv.channel)),
+        teamBadge(conv.team),
+        slaBadge(conv.sla, true),
       ]),
       h("span", { class: "row-preview", dir: "auto" }, previewText(conv.last_message)),
     ]);
@@ -520,7 +849,7 @@
 
   /** Keeps the row's preview current without waiting for a refetch. */
   function updatePreview(id, message) {
-    if (!message) return;
+    if (!message || message.kind === "note") return;
     const last = { text: message.text, author: message.author, created_at: message.created_at };
     let changed = false;
     for (const conv of state.mine.concat(state.queue)) {
@@ -535,6 +864,22 @@
     }
   }
 
+  /** j / k: the next or previous row of both lists, as they are shown. */
+  function moveInList(step) {
+    const rows = Array.from(document.querySelectorAll("#queue-list .conv-item, #mine-list .conv-item"));
+    if (!rows.length) return;
+    let index = rows.findIndex((row) => row.dataset.conversationId === state.openId);
+    if (index === -1) {
+      const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".conv-item");
+      index = focused ? rows.indexOf(focused) : -1;
+    }
+    const next = index === -1 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, index + step));
+    const row = rows[next];
+    const button = row.getElementsByClassName("row-main")[0];
+    openConversation(row.dataset.conversationId);
+    if (button) button.focus();
+  }
+
   /** Every TICK_MS: refresh the ages; while the socket is down, poll so nothing is missed. */
   function onTick() {
     for (const el of document.querySelectorAll("[data-since]")) {
@@ -544,7 +889,13 @@
     if (!state.live && state.token) refreshAll();
   }
 
-  // ------------------------------------------------------------------ claiming
+  /** Every second: SLA countdowns and the reply window. */
+  function onCountdown() {
+    for (const badge of document.querySelectorAll(".sla[data-due]")) updateSlaBadge(badge);
+    if (state.openConv && constraintsOf(state.openConv).windowEndsAt) updateReplyState();
+  }
+
+  // ================================================================== claiming
 
   async function claimConversation(id) {
     try {
@@ -555,7 +906,7 @@
       openConversation(conv && conv.id != null ? conv.id : id);
     } catch (err) {
       if (err.status === 409) {
-        showNotice("Too late: another agent already claimed this conversation.", "warn");
+        showNotice("Too late: another agent already has this conversation.", "warn");
         refreshQueue();
         refreshMine();
         if (state.openId === String(id)) refreshOpen();
@@ -567,6 +918,7 @@
 
   async function claimNext() {
     const button = $("claim-next");
+    if (button.disabled) return;
     button.disabled = true;
     try {
       const conv = await api("POST", "/queue/claim");
@@ -574,8 +926,8 @@
       refreshMine();
       if (conv && conv.id != null) openConversation(conv.id);
     } catch (err) {
-      if (err.status === 404) showNotice("The queue is empty. Nobody is waiting.");
-      else if (err.status === 409) showNotice("Another agent was faster. Try again.", "warn");
+      if (err.status === 404 || err.code === "queue_empty") showNotice("The queue is empty. Nobody is waiting.");
+      else if (err.status === 409) showNotice(err.message || "Another agent was faster. Try again.", "warn");
       else report(err, "Could not claim the next conversation.");
     } finally {
       button.disabled = false;
@@ -583,14 +935,16 @@
     }
   }
 
-  // ------------------------------------------------------------------ the open conversation
+  // ================================================================== the open conversation
 
   function openConversation(rawId) {
     const id = String(rawId);
+    if (state.view !== "conversations") setView("conversations");
     if (state.openId !== id) {
       saveDraft();
       stopAgentTyping();
       hideCustomerTyping();
+      closeCannedPicker();
       state.openId = id;
       state.openConv = null;
       state.entries = new Map();
@@ -601,9 +955,12 @@
       $("conversation-placeholder").hidden = true;
       $("history").replaceChildren();
       $("conv-title").textContent = "Loading…";
+      $("conv-badges").replaceChildren();
       $("conv-meta").replaceChildren();
       $("reply-input").value = state.drafts.get(id) || "";
+      setNoteMode(false, false);
       setActionsEnabled(null);
+      renderCustomerPanelVisibility();
     }
     state.unread.delete(id);
     redecorateRows();
@@ -622,6 +979,9 @@
       state.openConv = conv;
       renderConversationHead(conv);
       renderHistory((conv && conv.messages) || [], reset);
+      const customerId = conv && conv.customer && conv.customer.id;
+      if (customerId != null && String(customerId) !== String(state.customer.id)) loadCustomer(customerId);
+      else if (customerId != null) refreshCustomerProfile();
     } catch (err) {
       if (seq !== state.loadSeq) return;
       if (err.status === 404) {
@@ -639,6 +999,7 @@
     saveDraft();
     stopAgentTyping();
     hideCustomerTyping();
+    closeCannedPicker();
     state.openId = null;
     state.openConv = null;
     state.entries = new Map();
@@ -649,6 +1010,8 @@
     delete $("conversation").dataset.conversationId;
     $("conversation-placeholder").hidden = false;
     $("history").replaceChildren();
+    resetCustomerPanel();
+    renderCustomerPanelVisibility();
     redecorateRows();
   }
 
@@ -661,11 +1024,19 @@
 
   function renderConversationHead(conv) {
     $("conv-title").textContent = customerName(conv);
+    const segment = conv.customer && conv.customer.segment;
+    $("conv-badges").replaceChildren(...[
+      segmentBadge(segment),
+      teamBadge(conv.team),
+      slaBadge(conv.sla, false),
+      conv.disposition ? h("span", { class: "badge badge-disposition", title: "Disposition" }, humanize(conv.disposition)) : null,
+      csatBadge(conv.csat),
+    ].filter(Boolean));
     const status = conv.status || "unknown";
     const parts = [
       h("span", { class: "status status-" + status.replace(/[^a-z_]/g, "") }, status),
       conv.reference ? h("span", { class: "reference" }, "#" + conv.reference) : null,
-      conv.channel ? h("span", null, conv.channel) : null,
+      conv.channel ? h("span", { class: "conv-channel" }, channelLabel(conv.channel)) : null,
       conv.subject ? h("span", { class: "subject", dir: "auto" }, String(conv.subject)) : null,
       conv.assignee ? h("span", { dir: "auto" }, "Assigned to " + (isMine(conv) && state.agent ? "you" : conv.assignee.name || "an agent")) : null,
       conv.created_at ? h("span", null, "Started " + formatClock(conv.created_at)) : null,
@@ -674,23 +1045,33 @@
     setActionsEnabled(conv);
   }
 
+  function csatBadge(csat) {
+    if (!csat) return null;
+    if (csat.score != null) {
+      const score = Number(csat.score);
+      return h("span", { class: "badge badge-csat csat-" + (score >= 4 ? "good" : score === 3 ? "mid" : "bad"), title: csat.comment ? "Comment: " + csat.comment : "Customer satisfaction" },
+        "CSAT " + score + "/5");
+    }
+    const label = { asked: "Survey sent", comment: "Survey: waiting for a comment", skipped: "Survey skipped", done: "Survey done" }[csat.state];
+    return label ? h("span", { class: "badge badge-csat" }, label) : null;
+  }
+
   /**
    * Which buttons make sense for this status. Replying needs the conversation assigned to me;
    * the server has the last word on everything else (its refusals show up as notices).
    */
   function setActionsEnabled(conv) {
     const status = conv ? conv.status : null;
-    const canReply = !!conv && status === "assigned" && isMine(conv);
+    const mine = !!conv && isMine(conv);
     $("claim-open").hidden = !(status === "queued" || status === "bot");
     $("close-conversation").disabled = !conv || status === "closed";
     $("handback").disabled = !conv || status === "closed" || status === "bot";
-    const input = $("reply-input");
-    input.disabled = !canReply;
-    $("reply-send").disabled = !canReply || state.sending;
-    input.placeholder = canReply
-      ? "Type a reply. Enter sends, Shift+Enter adds a new line."
-      : status === "closed" ? "This conversation is closed." : "Claim this conversation to reply.";
+    $("transfer-open").disabled = !conv || !(status === "queued" || status === "assigned") ||
+      (status === "assigned" && !mine && !isSupervisor()) || (status === "queued" && !isSupervisor());
+    updateReplyState();
   }
+
+  // ================================================================== history entries
 
   /** Full timeline. Live messages that raced the fetch are merged in afterwards (dedupe by id). */
   function renderHistory(messages, reset) {
@@ -735,33 +1116,47 @@
   }
 
   /** Live messages can overtake each other; keep the timeline ordered by id. */
-  function insertInOrder(history, node, id) {
-    let before = history.lastElementChild;
+  function insertInOrder(list, node, id) {
+    let before = list.lastElementChild;
     while (before && Number(before.dataset.id) > id) before = before.previousElementSibling;
-    history.insertBefore(node, before ? before.nextSibling : history.firstChild);
+    list.insertBefore(node, before ? before.nextSibling : list.firstChild);
   }
 
-  /** One history entry, class "entry entry-<kind>". System events are small centred lines. */
-  function renderEntry(message) {
+  /**
+   * One history entry, class "entry entry-<kind>". Events (claim, close, transfer…) are small
+   * centred lines; notes are amber, dashed and labelled staff-only; survey answers show stars.
+   * options.timeline adds the channel (the customer panel mixes channels); options.compact uses
+   * shorter labels for the narrow panel.
+   */
+  function renderEntry(message, options) {
+    const opts = options || {};
     const kind = String(message.kind || "message").toLowerCase().replace(/[^a-z0-9_]/g, "") || "message";
-    const entry = h("li", { class: "entry entry-" + kind, "data-id": message.id, "data-author": message.author });
-    const time = h("time", { datetime: message.created_at, class: "entry-time" }, formatClock(message.created_at));
+    const meta = message.meta || {};
+    const entry = h("li", { class: "entry entry-" + kind, "data-id": message.id, "data-author": message.author, "data-kind": kind });
+    const time = h("time", { datetime: message.created_at, class: "entry-time", title: message.created_at ? new Date(message.created_at).toLocaleString() : null }, formatClock(message.created_at));
+    const channel = opts.timeline && message.channel ? h("span", { class: "entry-channel" }, channelLabel(message.channel)) : null;
     if (EVENT_KINDS.includes(kind)) {
       entry.classList.add("entry-event");
-      entry.append(h("span", { class: "entry-text", dir: "auto" }, eventText(kind, message)), time);
+      entry.append(...[h("span", { class: "entry-text", dir: "auto" }, eventText(kind, message)), channel, time].filter(Boolean));
+      if (kind === "transfer") entry.title = "Internal: only staff see this";
       return entry;
     }
-    const label = { bot_answer: "Bot answer", note: "Internal note" }[kind];
+    if (kind === "survey") {
+      entry.append(surveyBody(message), time);
+      return entry;
+    }
+    const label = (opts.compact ? { bot_answer: "Bot", note: "Note · staff only" } : { bot_answer: "Bot answer", note: "Internal note · staff only" })[kind];
     entry.append(
       h("div", { class: "entry-head" }, [
         h("span", { class: "entry-author", dir: "auto" }, authorLabel(message)),
         label ? h("span", { class: "entry-kind" }, label) : null,
+        channel,
         time,
       ]),
       h("div", { class: "entry-text", dir: "auto" }, message.text == null ? "" : String(message.text))
     );
-    if (kind === "bot_answer") entry.append(botMeta(message.meta || {}));
-    const meta = message.meta || {};
+    if (kind === "note") entry.setAttribute("aria-label", "Internal note by " + authorLabel(message) + ", not visible to the customer");
+    if (kind === "bot_answer") entry.append(botMeta(meta));
     if (meta.automatic) {
       entry.classList.add("entry-automatic");
       entry.append(h("div", { class: "entry-meta" }, "Automatic message (" + String(meta.automatic).replace(/_/g, " ") + "): not answered"));
@@ -776,7 +1171,10 @@
 
   function authorLabel(message) {
     if (message.author_name) return String(message.author_name);
-    if (message.author === "customer") return state.openConv ? customerName(state.openConv) : "Customer";
+    if (message.author === "customer") {
+      if (state.customer.profile && state.customer.profile.display_name) return String(state.customer.profile.display_name);
+      return state.openConv ? customerName(state.openConv) : "Customer";
+    }
     return { bot: "Bot", agent: "Agent", system: "System" }[message.author] || "Unknown";
   }
 
@@ -788,8 +1186,28 @@
       case "claim": return who ? who + " joined the conversation" : "Conversation claimed";
       case "close": return who ? "Closed by " + who : "Conversation closed";
       case "handback": return who ? who + " handed the conversation back to the bot" : "Handed back to the bot";
+      case "transfer": return who ? who + " transferred the conversation" : "Conversation transferred";
       default: return "System event";
     }
+  }
+
+  /** A satisfaction survey answer: stars and the comment (meta.csat {score, comment}). */
+  function surveyBody(message) {
+    const meta = message.meta || {};
+    const csat = typeof meta.csat === "object" && meta.csat !== null ? meta.csat : { score: meta.csat != null ? meta.csat : meta.score, comment: meta.comment };
+    const score = csat.score == null ? null : Number(csat.score);
+    const parts = [
+      h("span", { class: "entry-author", dir: "auto" }, authorLabel(message)),
+      h("span", { class: "entry-kind" }, "Satisfaction survey"),
+    ];
+    if (score !== null && !isNaN(score)) {
+      const stars = "★★★★★".slice(0, Math.max(0, Math.min(5, score))) + "☆☆☆☆☆".slice(0, 5 - Math.max(0, Math.min(5, score)));
+      parts.push(h("span", { class: "stars", "aria-label": score + " out of 5" }, stars), h("span", { class: "survey-score" }, score + "/5"));
+    }
+    const body = h("div", { class: "survey" }, [h("div", { class: "entry-head" }, parts)]);
+    const comment = csat.comment || (score === null ? message.text : null);
+    if (comment) body.append(h("div", { class: "entry-text", dir: "auto" }, String(comment)));
+    return body;
   }
 
   /** Files the customer sent: a download button each (the API needs the bearer token). */
@@ -829,15 +1247,21 @@
     }
   }
 
-  /** Which article the bot used and how sure it was, from meta.article_id / meta.confidence. */
+  /** Which article the bot used, how sure it was, and what it suggested. */
   function botMeta(meta) {
     const confidence = formatConfidence(meta.confidence);
     const number = Number(meta.confidence);
     const ratio = confidence === null ? null : number <= 1 ? number : number / 100;
     const level = ratio === null ? "" : ratio >= 0.8 ? "high" : ratio >= 0.5 ? "mid" : "low";
+    const suggestions = Array.isArray(meta.suggestions) ? meta.suggestions : [];
     return h("div", { class: "entry-meta" }, [
-      meta.article_id != null ? h("span", { class: "article", dir: "auto" }, "Article " + meta.article_id) : h("span", { class: "article" }, "No article"),
+      meta.article_id != null
+        ? h("span", { class: "article", dir: "auto", title: meta.article_title ? String(meta.article_title) : null }, "Article " + meta.article_id + (meta.article_title ? " · " + meta.article_title : ""))
+        : h("span", { class: "article" }, "No article"),
       confidence ? h("span", { class: "confidence confidence-" + level, title: "Bot confidence" }, "Confidence " + confidence) : null,
+      suggestions.length
+        ? h("span", { class: "suggested", dir: "auto" }, "Suggested: " + suggestions.map((s) => String((s && (s.title || s.article_id)) || s)).join(" · "))
+        : null,
     ]);
   }
 
@@ -856,55 +1280,149 @@
     return { pending: "Sending…", sent: "Sent ✓", delivered: "Delivered ✓✓", read: "Read ✓✓", failed: "Not delivered" }[value] || String(value);
   }
 
-  // ------------------------------------------------------------------ actions on the open conversation
+  // ================================================================== reply box: modes, limits, sending
+
+  /** Reply to the customer, or write an internal note (only staff see it). */
+  function setNoteMode(on, focus) {
+    state.noteMode = !!on;
+    const form = $("reply-form");
+    form.dataset.mode = on ? "note" : "reply";
+    $("mode-reply").setAttribute("aria-pressed", on ? "false" : "true");
+    $("mode-note").setAttribute("aria-pressed", on ? "true" : "false");
+    $("reply-label").textContent = on ? "Internal note, only staff see it" : "Reply to the customer";
+    if (on) stopAgentTyping();
+    updateReplyState();
+    if (focus) {
+      const input = $("reply-input");
+      if (!input.disabled) input.focus();
+    }
+  }
+
+  /**
+   * Enables the box and Send for the mode and the channel's rules: the conversation must be mine
+   * to reply; an opted-out customer or a closed 24-hour window blocks replies (not notes); too many
+   * characters blocks both. Also draws the counter, SMS segments and time left in the window.
+   */
+  function updateReplyState() {
+    const conv = state.openConv;
+    const input = $("reply-input");
+    const send = $("reply-send");
+    const blocked = $("reply-blocked");
+    const c = constraintsOf(conv);
+    const text = input.value.trim();
+    const count = charCount(text);
+    let reason = "";
+    let canWrite;
+    if (state.noteMode) {
+      canWrite = !!conv;
+      input.placeholder = "Internal note: only staff see it. Ctrl+Enter adds it.";
+      send.textContent = "Add note";
+    } else {
+      const status = conv ? conv.status : null;
+      canWrite = !!conv && status === "assigned" && isMine(conv);
+      const left = windowLeft(conv);
+      if (canWrite && c.optedOut) {
+        canWrite = false;
+        reason = "This customer opted out of messages on " + channelLabel(conv.channel) + ". You cannot reply here; add an internal note instead.";
+      } else if (canWrite && left !== null && left <= 0) {
+        canWrite = false;
+        reason = "The 24-hour reply window on " + channelLabel(conv.channel) + " closed at " + formatClock(c.windowEndsAt) +
+          ". The customer has to write first.";
+      }
+      input.placeholder = !conv ? "" : canWrite
+        ? "Type a reply. Enter sends, Shift+Enter adds a new line, / for canned responses."
+        : reason ? "Replies are blocked." : status === "closed" ? "This conversation is closed." : "Claim this conversation to reply.";
+      send.textContent = "Send";
+    }
+    blocked.textContent = reason;
+    blocked.hidden = !reason;
+    input.disabled = !canWrite;
+    const over = count > c.maxChars;
+    send.disabled = !canWrite || state.sending || over;
+
+    const counter = $("char-count");
+    counter.textContent = count + " / " + c.maxChars;
+    counter.classList.toggle("over", over);
+    counter.classList.toggle("near", !over && count > c.maxChars * 0.9);
+    counter.title = over ? "Too long: the limit is " + c.maxChars + " characters" : "Characters";
+
+    const sms = $("sms-count");
+    if (c.sms && !state.noteMode && conv) {
+      const info = smsSegments(text);
+      sms.hidden = false;
+      sms.textContent = info.segments === 1 ? "1 SMS" : info.segments + " SMS";
+      sms.title = info.encoding + ": " + info.perSegment + " characters per SMS" + (info.encoding === "UCS-2" ? " (the text has characters outside GSM-7)" : "");
+      sms.dataset.encoding = info.encoding;
+      sms.append(h("span", { class: "muted" }, " · " + info.encoding));
+    } else {
+      sms.hidden = true;
+    }
+
+    const windowEl = $("window-left");
+    const left = windowLeft(conv);
+    if (left !== null && !state.noteMode) {
+      windowEl.hidden = false;
+      windowEl.dataset.state = left <= 0 ? "closed" : left < WINDOW_WARN_MS ? "closing" : "open";
+      windowEl.textContent = left <= 0 ? "Reply window closed" : "Reply window: " + formatCountdown(left) + " left";
+      windowEl.title = "Replies are possible until " + formatClock(c.windowEndsAt) + " (24 hours after the customer's last message)";
+    } else {
+      windowEl.hidden = true;
+    }
+  }
 
   async function sendReply() {
     const id = state.openId;
     const input = $("reply-input");
     const text = input.value.trim();
-    if (!id || !text || state.sending || input.disabled) return;
+    if (!id || !text || state.sending || input.disabled || $("reply-send").disabled) return;
+    const note = state.noteMode;
     state.sending = true;
     $("reply-send").disabled = true;
-    stopAgentTyping();
+    closeCannedPicker();
+    if (!note) stopAgentTyping();
     try {
-      const message = await api("POST", "/conversations/" + enc(id) + "/messages", { text });
+      const path = "/conversations/" + enc(id) + (note ? "/notes" : "/messages");
+      const message = await api("POST", path, { text });
       // Clear only what was sent: the agent may already be typing the next line.
       if (state.openId === id && input.value.trim() === text) input.value = "";
       state.drafts.delete(id);
       if (state.openId === id && message && message.id != null) {
         if (state.loading) state.liveBuffer.push(message);
         else upsertEntry(message);
+        addToTimeline(message);
       }
+      if (note) showNotice("Internal note added.");
     } catch (err) {
-      report(err, "Your reply was not sent. It is still in the box.");
+      report(err, note ? "The note was not added. It is still in the box." : "Your reply was not sent. It is still in the box.");
     } finally {
       state.sending = false;
-      setActionsEnabled(state.openConv);
+      updateReplyState();
       if (state.openId === id) input.focus();
     }
   }
 
-  /** Close / hand back: one POST, then everything that may have changed is refetched. */
-  async function conversationAction(action, doneText, failText) {
+  /** Hand back: one POST, then everything that may have changed is refetched. */
+  async function handBack() {
     const id = state.openId;
     if (!id) return;
-    const button = $(action === "close" ? "close-conversation" : "handback");
+    const button = $("handback");
     button.disabled = true;
     stopAgentTyping();
     try {
-      await api("POST", "/conversations/" + enc(id) + "/" + action);
-      showNotice(doneText);
+      await api("POST", "/conversations/" + enc(id) + "/handback");
+      showNotice("Handed back to the bot.");
       state.drafts.delete(id);
       refreshMine();
       refreshQueue();
       if (state.openId === id) await refreshOpen();
     } catch (err) {
-      report(err, failText);
+      report(err, "Could not hand the conversation back.");
       setActionsEnabled(state.openConv);
     }
   }
 
   function onReplyKeydown(event) {
+    if (state.canned.open && onCannedKeydown(event)) return;
     if (event.key !== "Enter" || event.shiftKey) return;
     // Enter while an IME is composing (Chinese, Japanese…) confirms the candidate; it must not send.
     if (event.isComposing || event.keyCode === 229) return;
@@ -912,13 +1430,857 @@
     sendReply();
   }
 
-  // ------------------------------------------------------------------ typing indicators
+  function onReplyInput() {
+    updateReplyState();
+    updateCannedPicker();
+    if (!state.noteMode && !state.canned.open) onAgentTyping();
+  }
+
+  // ================================================================== canned response picker
+
+  /** What follows a "/" typed at the very start of the box, up to the caret; null if none. */
+  function cannedQuery() {
+    const input = $("reply-input");
+    if (input.disabled) return null;
+    const before = input.value.slice(0, input.selectionStart);
+    const match = /^\/([^\n]*)$/.exec(before);
+    return match ? match[1] : null;
+  }
+
+  function updateCannedPicker() {
+    const query = cannedQuery();
+    if (query === null) {
+      state.canned.suppressed = false;
+      closeCannedPicker();
+      return;
+    }
+    if (state.canned.suppressed) return;
+    openCannedPicker();
+    clearTimeout(state.canned.timer);
+    state.canned.timer = setTimeout(() => fetchCanned(query), CANNED_DEBOUNCE_MS);
+  }
+
+  function openCannedPicker() {
+    if (state.canned.open) return;
+    state.canned.open = true;
+    $("canned-picker").hidden = false;
+    $("reply-input").setAttribute("aria-expanded", "true");
+  }
+
+  function closeCannedPicker() {
+    clearTimeout(state.canned.timer);
+    state.canned.seq += 1;
+    state.canned.open = false;
+    state.canned.items = [];
+    state.canned.active = -1;
+    $("canned-picker").hidden = true;
+    $("canned-options").replaceChildren();
+    const input = $("reply-input");
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  async function fetchCanned(query) {
+    const id = state.openId;
+    const seq = ++state.canned.seq;
+    try {
+      const data = await api("GET", "/canned-responses?conversation_id=" + enc(id) + "&q=" + enc(query.trim()));
+      if (seq !== state.canned.seq || !state.canned.open) return;
+      state.canned.items = (data && data.items) || [];
+      state.canned.active = state.canned.items.length ? 0 : -1;
+      renderCannedOptions();
+    } catch (err) {
+      if (seq !== state.canned.seq) return;
+      closeCannedPicker();
+      report(err, "Could not load canned responses.");
+    }
+  }
+
+  function renderCannedOptions() {
+    const list = $("canned-options");
+    const items = state.canned.items;
+    list.replaceChildren(...items.map((item, index) => {
+      const text = String(item.rendered != null ? item.rendered : item.text || "");
+      const option = h("li", {
+        id: "canned-option-" + index,
+        class: "canned-option",
+        role: "option",
+        "aria-selected": index === state.canned.active ? "true" : "false",
+        "data-shortcut": item.shortcut,
+      }, [
+        h("span", { class: "canned-line" }, [
+          h("span", { class: "canned-shortcut" }, "/" + String(item.shortcut || "")),
+          h("span", { class: "canned-title", dir: "auto" }, String(item.title || "")),
+          item.team ? teamBadge(item.team) : null,
+        ]),
+        h("span", { class: "canned-preview", dir: "auto" }, text.replace(/\s+/g, " ").slice(0, 140)),
+      ]);
+      // mousedown would move the focus out of the box (and close the picker): keep it there.
+      option.addEventListener("mousedown", (event) => event.preventDefault());
+      option.addEventListener("click", () => insertCanned(index));
+      return option;
+    }));
+    $("canned-empty").hidden = items.length > 0;
+    highlightCanned();
+  }
+
+  function highlightCanned() {
+    const input = $("reply-input");
+    const options = $("canned-options").children;
+    for (let i = 0; i < options.length; i += 1) {
+      options[i].setAttribute("aria-selected", i === state.canned.active ? "true" : "false");
+    }
+    const active = options[state.canned.active];
+    if (active) {
+      input.setAttribute("aria-activedescendant", active.id);
+      active.scrollIntoView({ block: "nearest" });
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  /** Keys while the picker is open; true when the key was the picker's. */
+  function onCannedKeydown(event) {
+    const count = state.canned.items.length;
+    switch (event.key) {
+      case "ArrowDown":
+        if (!count) return false;
+        event.preventDefault();
+        state.canned.active = (state.canned.active + 1) % count;
+        highlightCanned();
+        return true;
+      case "ArrowUp":
+        if (!count) return false;
+        event.preventDefault();
+        state.canned.active = (state.canned.active - 1 + count) % count;
+        highlightCanned();
+        return true;
+      case "Enter":
+        if (event.isComposing || event.keyCode === 229) return false;
+        if (state.canned.active < 0) {
+          event.preventDefault(); // nothing to insert yet (still loading): do not send "/text"
+          return true;
+        }
+        event.preventDefault();
+        insertCanned(state.canned.active);
+        return true;
+      case "Escape":
+        event.preventDefault();
+        event.stopPropagation();
+        state.canned.suppressed = true;
+        closeCannedPicker();
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Replaces "/query" with the response, rendered for this conversation. */
+  function insertCanned(index) {
+    const item = state.canned.items[index];
+    if (!item) return;
+    const input = $("reply-input");
+    const text = String(item.rendered != null ? item.rendered : item.text || "");
+    const caret = input.selectionStart;
+    const after = input.value.slice(caret);
+    input.value = text + after;
+    const position = text.length;
+    input.setSelectionRange(position, position);
+    closeCannedPicker();
+    input.focus();
+    updateReplyState();
+    if (!state.noteMode) onAgentTyping();
+  }
+
+  /** "/" from anywhere: the reply box, with the picker when the box is empty. */
+  function focusReplyWithPicker() {
+    if (state.view !== "conversations" || !state.openId) return;
+    const input = $("reply-input");
+    if (input.disabled) {
+      showNotice(state.noteMode ? "Open a conversation first." : "You cannot reply in this conversation.", "warn");
+      return;
+    }
+    input.focus();
+    if (!input.value) {
+      input.value = "/";
+      input.setSelectionRange(1, 1);
+      state.canned.suppressed = false;
+      onReplyInput();
+    } else {
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
+  }
+
+  // ================================================================== customer panel
+
+  function renderCustomerPanelVisibility() {
+    const show = !!state.openId && state.panelOpen && state.view === "conversations";
+    $("customer-panel").hidden = !show;
+    const toggle = $("toggle-customer");
+    toggle.setAttribute("aria-expanded", state.panelOpen ? "true" : "false");
+    toggle.classList.toggle("active", state.panelOpen);
+  }
+
+  function toggleCustomerPanel() {
+    state.panelOpen = !state.panelOpen;
+    try {
+      localStorage.setItem(PANEL_KEY, state.panelOpen ? "open" : "closed");
+    } catch (e) {
+      /* not remembered */
+    }
+    renderCustomerPanelVisibility();
+  }
+
+  function resetCustomerPanel() {
+    state.customer = { id: null, profile: null, items: new Map(), nextBefore: null, channel: "", seq: state.customer.seq + 1, olderLoading: false };
+    $("customer-title").textContent = "Customer";
+    $("customer-badges").replaceChildren();
+    $("customer-facts").replaceChildren();
+    $("customer-identities").replaceChildren();
+    $("customer-conversations").replaceChildren();
+    $("timeline").replaceChildren();
+    $("timeline-older").hidden = true;
+    $("timeline-empty").hidden = true;
+    $("timeline-channel").replaceChildren(h("option", { value: "" }, "All channels"));
+  }
+
+  /** A new customer in the centre: their profile and the last page of their history. */
+  async function loadCustomer(customerId) {
+    resetCustomerPanel();
+    state.customer.id = String(customerId);
+    $("timeline-empty").hidden = false;
+    $("timeline-empty").textContent = "Loading…";
+    await Promise.all([refreshCustomerProfile(), loadTimeline(false)]);
+  }
+
+  const refreshCustomerProfile = coalesced(async () => {
+    const id = state.customer.id;
+    if (!id) return;
+    const seq = state.customer.seq;
+    const profile = await api("GET", "/customers/" + enc(id));
+    if (seq !== state.customer.seq || id !== state.customer.id) return;
+    state.customer.profile = profile;
+    renderProfile(profile);
+  }, true);
+
+  function renderProfile(raw) {
+    // The summary of the open conversation knows the segment even where the profile omits it.
+    const summary = state.openConv && state.openConv.customer;
+    const fromSummary = summary && String(summary.id) === String(raw.id) ? summary : {};
+    const profile = Object.assign({}, raw, {
+      segment: raw.segment !== undefined ? raw.segment : fromSummary.segment,
+      display_name: raw.display_name || fromSummary.display_name || null,
+    });
+    $("customer-title").textContent = profile.display_name || (state.openConv ? customerName(state.openConv) : "Customer " + profile.id);
+    $("customer-badges").replaceChildren(...[segmentBadge(profile.segment)].filter(Boolean));
+    const facts = [
+      ["Locale", profile.locale],
+      ["Segment", profile.segment ? (String(profile.segment).toLowerCase() === "vip" ? "VIP" : humanize(profile.segment)) : null],
+      ["Customer since", profile.created_at ? formatClock(profile.created_at) : null],
+      ["Conversations", profile.conversations ? String(profile.conversations.length) : null],
+    ].filter(([, value]) => value);
+    $("customer-facts").replaceChildren(...facts.flatMap(([term, value]) => [h("dt", null, term), h("dd", { dir: "auto" }, value)]));
+
+    const identities = profile.identities || [];
+    $("customer-identities").replaceChildren(...(identities.length ? identities.map((identity) =>
+      h("li", { class: "identity" }, [
+        h("span", { class: "identity-channel" }, channelLabel(identity.channel)),
+        h("span", { class: "identity-address", dir: "auto", title: String(identity.address || "") }, String(identity.address || "")),
+      ])) : [h("li", { class: "list-empty" }, "None")]));
+
+    const convs = (profile.conversations || []).slice().sort((a, b) => Number(b.id) - Number(a.id));
+    $("customer-conversations").replaceChildren(...convs.map((conv) => {
+      const current = String(conv.id) === state.openId;
+      const button = h("button", { type: "button", class: "customer-conv", "aria-current": current ? "true" : null }, [
+        h("span", { class: "status status-" + String(conv.status || "").replace(/[^a-z_]/g, "") }, String(conv.status || "")),
+        h("span", null, channelLabel(conv.channel)),
+        h("span", { class: "muted" }, formatClock(conv.created_at)),
+        current ? h("span", { class: "muted" }, "(open)") : null,
+      ]);
+      button.addEventListener("click", () => openConversation(conv.id));
+      return h("li", null, button);
+    }));
+
+    // The channel filter offers every channel the customer has used or can be reached on.
+    const select = $("timeline-channel");
+    const channels = new Set(identities.map((i) => i.channel).concat(convs.map((c) => c.channel)).filter(Boolean));
+    const current = state.customer.channel;
+    select.replaceChildren(h("option", { value: "" }, "All channels"),
+      ...Array.from(channels).sort().map((channel) => h("option", { value: channel }, channelLabel(channel))));
+    select.value = channels.has(current) ? current : "";
+    renderTimeline(false);
+  }
+
+  /** One page of the cross-channel history; older=true pages back from the oldest shown. */
+  async function loadTimeline(older) {
+    const c = state.customer;
+    if (!c.id) return;
+    if (older && (c.olderLoading || c.nextBefore == null)) return;
+    const seq = c.seq;
+    const params = ["limit=" + HISTORY_PAGE];
+    if (older) params.push("before=" + enc(c.nextBefore));
+    if (c.channel) params.push("channel=" + enc(c.channel));
+    const button = $("timeline-older");
+    if (older) {
+      c.olderLoading = true;
+      button.disabled = true;
+      button.textContent = "Loading…";
+    }
+    try {
+      const data = await api("GET", "/customers/" + enc(c.id) + "/history?" + params.join("&"));
+      if (seq !== state.customer.seq) return;
+      for (const item of (data && data.items) || []) c.items.set(String(item.id), item);
+      c.nextBefore = data ? data.next_before : null;
+      renderTimeline(older);
+    } catch (err) {
+      if (seq === state.customer.seq) {
+        $("timeline-empty").hidden = false;
+        $("timeline-empty").textContent = "Could not load the history.";
+      }
+      report(err, "Could not load the customer's history.");
+    } finally {
+      if (seq === state.customer.seq) {
+        c.olderLoading = false;
+        button.disabled = false;
+        button.textContent = "Load older";
+      }
+    }
+  }
+
+  /**
+   * Draws the timeline, oldest first, with a line where each conversation starts. Keeps the
+   * reader where they were: at the bottom, or on the same entries after "Load older".
+   */
+  function renderTimeline(older) {
+    const list = $("timeline");
+    const c = state.customer;
+    const stick = !older && (list.childElementCount === 0 || isNearBottom(list));
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    const items = Array.from(c.items.values())
+      .filter((item) => !c.channel || item.channel === c.channel)
+      .sort((a, b) => Number(a.id) - Number(b.id));
+    const convInfo = new Map(((c.profile && c.profile.conversations) || []).map((conv) => [String(conv.id), conv]));
+    const nodes = [];
+    let lastConv = null;
+    let convChannel = null;
+    for (const item of items) {
+      const convId = String(item.conversation_id);
+      if (convId !== lastConv) {
+        lastConv = convId;
+        const info = convInfo.get(convId);
+        convChannel = (info && info.channel) || item.channel;
+        nodes.push(timelineDivider(convId, info, item));
+      }
+      // The divider names the conversation's channel; a tag only where a message differs.
+      nodes.push(renderEntry(item, { compact: true, timeline: !!item.channel && item.channel !== convChannel }));
+    }
+    list.replaceChildren(...nodes);
+    $("timeline-empty").hidden = items.length > 0;
+    $("timeline-empty").textContent = "Nothing yet" + (c.channel ? " on " + channelLabel(c.channel) : "") + ".";
+    $("timeline-older").hidden = c.nextBefore == null;
+    if (stick) scrollToBottom(list);
+    else if (older) list.scrollTop = list.scrollHeight - fromBottom;
+  }
+
+  function timelineDivider(convId, info, first) {
+    const current = convId === state.openId;
+    const label = "Conversation " + (info && info.reference ? "#" + info.reference : convId) + " · " +
+      channelLabel((info && info.channel) || first.channel) + " · " + formatClock((info && info.created_at) || first.created_at);
+    const li = h("li", { class: "timeline-divider", "data-conversation-id": convId, "data-id": first.id });
+    if (current) li.append(h("span", null, label + " · this one"));
+    else {
+      const button = h("button", { type: "button", class: "link-button", title: "Open this conversation" }, label);
+      button.addEventListener("click", () => openConversation(convId));
+      li.append(button);
+    }
+    return li;
+  }
+
+  /** A live message of this customer (any of their conversations) joins the timeline. */
+  function addToTimeline(message) {
+    const c = state.customer;
+    if (!c.id || !message || message.id == null) return;
+    const convId = String(message.conversation_id);
+    const known = convId === state.openId ||
+      ((c.profile && c.profile.conversations) || []).some((conv) => String(conv.id) === convId);
+    if (!known) return;
+    c.items.set(String(message.id), message);
+    renderTimeline(false);
+  }
+
+  function onTimelineChannelChange() {
+    const c = state.customer;
+    c.channel = $("timeline-channel").value;
+    c.items = new Map();
+    c.nextBefore = null;
+    c.seq += 1;
+    $("timeline").replaceChildren();
+    loadTimeline(false);
+  }
+
+  // ================================================================== dialogs
+
+  /** Opens a <dialog> modally; focus returns to where it was when it closes. */
+  function showDialog(dialog, focusTarget) {
+    if (dialog.open) return;
+    const back = document.activeElement;
+    closeCannedPicker();
+    dialog.addEventListener("close", () => {
+      if (back && document.contains(back) && !back.disabled) back.focus();
+      else if (state.openId && !$("reply-input").disabled) $("reply-input").focus();
+    }, { once: true });
+    dialog.showModal();
+    if (focusTarget) focusTarget.focus();
+  }
+
+  function wireDialogs() {
+    for (const button of document.querySelectorAll("[data-close-dialog]")) {
+      button.addEventListener("click", () => button.closest("dialog").close());
+    }
+    // A click on the backdrop (outside the dialog's box) closes it, like Esc. Editing anything
+    // in a dialog clears its error: it was about what was there before.
+    for (const dialog of document.querySelectorAll("dialog")) {
+      dialog.addEventListener("input", (event) => {
+        if (event.target.id === "canned-filter") return;
+        for (const error of dialog.querySelectorAll(".dialog-error")) error.hidden = true;
+      });
+      dialog.addEventListener("click", (event) => {
+        if (event.target !== dialog) return;
+        const box = dialog.getBoundingClientRect();
+        const inside = event.clientX >= box.left && event.clientX <= box.right && event.clientY >= box.top && event.clientY <= box.bottom;
+        if (!inside) dialog.close();
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ transfer
+
+  async function openTransferDialog() {
+    const conv = state.openConv;
+    if (!conv || $("transfer-open").disabled) return;
+    const dialog = $("transfer-dialog");
+    const select = $("transfer-target");
+    showDialogError("transfer-error", null);
+    $("transfer-note").value = "";
+    select.replaceChildren(h("option", { value: "" }, "Loading…"));
+    showDialog(dialog, select);
+    let agents = [];
+    try {
+      const [data] = await Promise.all([api("GET", "/agents"), state.workspace ? null : loadWorkspace()]);
+      agents = (data && data.items) || [];
+    } catch (err) {
+      showDialogError("transfer-error", err, "Could not load the agents.");
+    }
+    if (!dialog.open) return;
+    state.agentsList = agents;
+    const me = state.agent ? String(state.agent.id) : null;
+    const others = agents.filter((agent) => String(agent.id) !== me && !(conv.assignee && String(conv.assignee.id) === String(agent.id)));
+    const order = { online: 0, away: 1, offline: 2 };
+    others.sort((a, b) => (order[a.presence] ?? 3) - (order[b.presence] ?? 3) || String(a.name).localeCompare(String(b.name)));
+    const teams = workspaceTeams();
+    select.replaceChildren(
+      h("option", { value: "" }, "Choose an agent or a team…"),
+      h("optgroup", { label: "Agents" }, others.length ? others.map((agent) => {
+        const presence = agent.presence || "offline";
+        const load = agent.load || {};
+        const capacity = agent.capacity || {};
+        const kind = conversationKind(conv.channel);
+        const loadText = capacity[kind] != null ? (load[kind] || 0) + "/" + capacity[kind] + " " + kind : "";
+        return h("option", {
+          value: "agent:" + agent.id,
+          disabled: presence === "offline",
+          "data-presence": presence,
+        }, String(agent.name) + " — " + PRESENCE_LABELS[presence] + (loadText ? " · " + loadText : "") +
+          ((agent.teams || []).length ? " · " + agent.teams.join(", ") : ""));
+      }) : h("option", { value: "", disabled: true }, "No other agents")),
+      teams.length ? h("optgroup", { label: "Teams (back to their queue)" }, teams.map((team) =>
+        h("option", { value: "team:" + team.name }, String(team.name) + (team.mode ? " (" + team.mode + ")" : "")))) : null,
+    );
+    const first = Array.from(select.options).find((option) => option.value && !option.disabled);
+    if (first) select.value = first.value;
+  }
+
+  function conversationKind(channel) {
+    if (channel === "voice") return "call";
+    if (channel === "sms" || channel === "email") return "message";
+    return CHANNEL_LABELS[channel] ? "chat" : "message";
+  }
+
+  async function onTransferSubmit(event) {
+    event.preventDefault();
+    const id = state.openId;
+    const target = $("transfer-target").value;
+    const note = $("transfer-note").value.trim();
+    if (!target) {
+      showDialogError("transfer-error", { message: "Choose who takes the conversation over." });
+      $("transfer-target").focus();
+      return;
+    }
+    if (!note) {
+      showDialogError("transfer-error", { message: "Write a note for the next agent: what has been done, what is left." });
+      $("transfer-note").focus();
+      return;
+    }
+    const [kind, value] = [target.slice(0, target.indexOf(":")), target.slice(target.indexOf(":") + 1)];
+    const body = kind === "agent" ? { agent_id: Number(value), note } : { team: value, note };
+    const submit = $("transfer-submit");
+    submit.disabled = true;
+    try {
+      await api("POST", "/conversations/" + enc(id) + "/transfer", body);
+      $("transfer-dialog").close();
+      const option = $("transfer-target").selectedOptions[0];
+      const who = kind === "agent" ? String(option ? option.textContent.split(" — ")[0] : "the agent") : "the " + value + " team";
+      showNotice("Transferred to " + who + ".");
+      state.drafts.delete(id);
+      refreshMine();
+      refreshQueue();
+      if (state.openId === id) refreshOpen();
+    } catch (err) {
+      showDialogError("transfer-error", err, "Could not transfer the conversation.");
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ close with a disposition
+
+  async function openCloseDialog() {
+    const conv = state.openConv;
+    if (!conv || $("close-conversation").disabled) return;
+    if (!state.workspace) await loadWorkspace();
+    const ws = state.workspace || {};
+    const dispositions = ws.dispositions || [];
+    const required = !!ws.disposition_required && dispositions.length > 0;
+    const select = $("close-disposition");
+    select.replaceChildren(h("option", { value: "" }, required ? "Choose…" : "None"),
+      ...dispositions.map((d) => h("option", { value: d }, humanize(d))));
+    select.required = required;
+    $("close-disposition-field").hidden = dispositions.length === 0;
+    $("close-disposition-required").textContent = required ? "(required)" : "(optional)";
+    $("close-note").value = "";
+    showDialogError("close-error", null);
+    showDialog($("close-dialog"), dispositions.length ? select : $("close-note"));
+  }
+
+  async function onCloseSubmit(event) {
+    event.preventDefault();
+    const id = state.openId;
+    const select = $("close-disposition");
+    const disposition = select.value;
+    const note = $("close-note").value.trim();
+    if (select.required && !disposition) {
+      showDialogError("close-error", { message: "Choose how the conversation ended." });
+      select.focus();
+      return;
+    }
+    const body = {};
+    if (disposition) body.disposition = disposition;
+    if (note) body.note = note;
+    const submit = $("close-submit");
+    submit.disabled = true;
+    stopAgentTyping();
+    try {
+      await api("POST", "/conversations/" + enc(id) + "/close", body);
+      $("close-dialog").close();
+      showNotice("Conversation closed.");
+      state.drafts.delete(id);
+      refreshMine();
+      refreshQueue();
+      if (state.openId === id) await refreshOpen();
+    } catch (err) {
+      showDialogError("close-error", err, "Could not close the conversation.");
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ canned responses: management
+
+  async function openCannedDialog() {
+    if (!canManageCanned()) return;
+    if (!state.workspace) await loadWorkspace();
+    const team = $("canned-team");
+    team.replaceChildren(h("option", { value: "" }, "Every team"),
+      ...workspaceTeams().map((t) => h("option", { value: t.name }, String(t.name))));
+    resetCannedForm();
+    showDialog($("canned-dialog"), $("canned-filter"));
+    await loadManagedCanned();
+  }
+
+  async function loadManagedCanned() {
+    try {
+      const data = await api("GET", "/canned-responses");
+      state.manage.items = (data && data.items) || [];
+      renderManagedCanned();
+    } catch (err) {
+      showDialogError("canned-error", err, "Could not load canned responses.");
+    }
+  }
+
+  function renderManagedCanned() {
+    const filter = $("canned-filter").value.trim().toLowerCase();
+    const items = state.manage.items.filter((item) => !filter ||
+      [item.shortcut, item.title, item.text, item.team].some((v) => String(v || "").toLowerCase().includes(filter)));
+    $("canned-manage-list").replaceChildren(...items.map((item) => {
+      const edit = h("button", { type: "button", class: "btn btn-small", "aria-label": "Edit /" + item.shortcut }, "Edit");
+      edit.addEventListener("click", () => editCanned(item));
+      const armed = state.manage.deleteArmed === item.id;
+      const del = h("button", { type: "button", class: armed ? "btn btn-small btn-danger-solid" : "btn btn-small btn-danger", "aria-label": (armed ? "Confirm delete /" : "Delete /") + item.shortcut }, armed ? "Confirm" : "Delete");
+      del.addEventListener("click", () => deleteCanned(item));
+      return h("li", { class: "manage-item" + (state.manage.editing === item.id ? " editing" : ""), "data-canned-id": item.id }, [
+        h("div", { class: "manage-main" }, [
+          h("span", { class: "canned-line" }, [
+            h("span", { class: "canned-shortcut" }, "/" + String(item.shortcut)),
+            h("span", { class: "canned-title", dir: "auto" }, String(item.title || "")),
+            teamBadge(item.team),
+          ]),
+          h("span", { class: "canned-preview", dir: "auto" }, String(item.text || "").replace(/\s+/g, " ").slice(0, 120)),
+        ]),
+        h("div", { class: "manage-actions" }, [edit, del]),
+      ]);
+    }));
+    $("canned-manage-empty").hidden = items.length > 0;
+  }
+
+  function resetCannedForm() {
+    state.manage.editing = null;
+    $("canned-form-title").textContent = "New canned response";
+    $("canned-shortcut").value = "";
+    $("canned-title-input").value = "";
+    $("canned-text").value = "";
+    $("canned-team").value = "";
+    $("canned-save").textContent = "Create";
+    showDialogError("canned-error", null);
+  }
+
+  function editCanned(item) {
+    state.manage.editing = item.id;
+    $("canned-form-title").textContent = "Edit /" + item.shortcut;
+    $("canned-shortcut").value = item.shortcut || "";
+    $("canned-title-input").value = item.title || "";
+    $("canned-text").value = item.text || "";
+    $("canned-team").value = item.team || "";
+    $("canned-save").textContent = "Save changes";
+    showDialogError("canned-error", null);
+    renderManagedCanned();
+    $("canned-title-input").focus();
+  }
+
+  async function onCannedSave(event) {
+    event.preventDefault();
+    const body = {
+      shortcut: $("canned-shortcut").value.trim().replace(/^\//, ""),
+      title: $("canned-title-input").value.trim(),
+      text: $("canned-text").value.trim(),
+      team: $("canned-team").value || null,
+    };
+    for (const [field, id] of [["shortcut", "canned-shortcut"], ["title", "canned-title-input"], ["text", "canned-text"]]) {
+      if (!body[field]) {
+        showDialogError("canned-error", { message: "The " + field + " is required." });
+        $(id).focus();
+        return;
+      }
+    }
+    const editing = state.manage.editing;
+    const save = $("canned-save");
+    save.disabled = true;
+    try {
+      const item = editing == null
+        ? await api("POST", "/canned-responses", body)
+        : await api("PATCH", "/canned-responses/" + enc(editing), body);
+      showNotice(editing == null ? "Canned response /" + item.shortcut + " created." : "Canned response /" + item.shortcut + " saved.");
+      resetCannedForm();
+      await loadManagedCanned();
+      $("canned-shortcut").focus();
+    } catch (err) {
+      showDialogError("canned-error", err, "Could not save the canned response.");
+    } finally {
+      save.disabled = false;
+    }
+  }
+
+  /** Delete asks twice: the first click arms the button for a few seconds. */
+  async function deleteCanned(item) {
+    const m = state.manage;
+    clearTimeout(m.deleteTimer);
+    if (m.deleteArmed !== item.id) {
+      m.deleteArmed = item.id;
+      renderManagedCanned();
+      focusManageButton(item.id, "Confirm");
+      m.deleteTimer = setTimeout(() => {
+        m.deleteArmed = null;
+        if ($("canned-dialog").open) renderManagedCanned();
+      }, 4000);
+      return;
+    }
+    m.deleteArmed = null;
+    try {
+      await api("DELETE", "/canned-responses/" + enc(item.id));
+      showNotice("Canned response /" + item.shortcut + " deleted.");
+      if (m.editing === item.id) resetCannedForm();
+      await loadManagedCanned();
+      $("canned-filter").focus();
+    } catch (err) {
+      showDialogError("canned-error", err, "Could not delete the canned response.");
+      renderManagedCanned();
+    }
+  }
+
+  function focusManageButton(id, label) {
+    const row = $("canned-manage-list").querySelector('[data-canned-id="' + String(Number(id)) + '"]');
+    const button = row && Array.from(row.querySelectorAll("button")).find((b) => b.textContent === label);
+    if (button) button.focus();
+  }
+
+  // ------------------------------------------------------------------ help
+
+  function openHelp() {
+    showDialog($("help-dialog"));
+  }
+
+  // ================================================================== supervisor view
+
+  function setView(view) {
+    const supervisor = view === "supervisor" && isSupervisor();
+    state.view = supervisor ? "supervisor" : "conversations";
+    $("app").dataset.view = state.view;
+    $("supervisor-view").hidden = !supervisor;
+    $("workspace-view").hidden = supervisor;
+    document.querySelector(".centre").hidden = supervisor;
+    for (const [id, on] of [["tab-conversations", !supervisor], ["tab-supervisor", supervisor]]) {
+      const tab = $(id);
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+    }
+    renderCustomerPanelVisibility();
+    if (supervisor) {
+      closeCannedPicker();
+      if (state.supervisor.stale || !state.supervisor.data) scheduleSupervisorRefresh(true);
+    }
+  }
+
+  function onTabKeydown(event) {
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight" && event.key !== "Home" && event.key !== "End") return;
+    const tabs = [$("tab-conversations"), $("tab-supervisor")].filter((t) => !t.hidden);
+    if (tabs.length < 2) return;
+    event.preventDefault();
+    const next = tabs[(tabs.indexOf(event.currentTarget) + 1) % tabs.length];
+    setView(next.id === "tab-supervisor" ? "supervisor" : "conversations");
+    next.focus();
+  }
+
+  const fetchSupervisor = coalesced(async () => {
+    const data = await api("GET", "/supervisor");
+    state.supervisor.data = data;
+    state.supervisor.stale = false;
+    state.supervisor.lastAt = Date.now();
+    if (data && data.figures && data.figures.agents_online != null) {
+      state.agentsOnline = data.figures.agents_online;
+      renderAgentsOnline();
+    }
+    renderSupervisor(data || {});
+  }, true);
+
+  /**
+   * Live events ask for a refresh; they arrive in bursts, so the view refreshes at most about
+   * once a second. Hidden: just remember it is stale and refresh when the tab is opened.
+   */
+  function scheduleSupervisorRefresh(now) {
+    const s = state.supervisor;
+    if (!isSupervisor()) return;
+    if (state.view !== "supervisor") {
+      s.stale = true;
+      return;
+    }
+    if (s.timer) return;
+    const wait = now ? 0 : Math.max(0, SUPERVISOR_MIN_GAP_MS - (Date.now() - s.lastAt));
+    s.timer = setTimeout(() => {
+      s.timer = null;
+      s.lastAt = Date.now();
+      fetchSupervisor().then(() => {
+        if (!state.supervisor.data) $("sup-updated").textContent = "Could not load the figures.";
+      });
+    }, wait);
+  }
+
+  function renderSupervisor(data) {
+    const f = data.figures || {};
+    const tile = (key, label, value, hint, tone) => h("div", { class: "tile" + (tone ? " tile-" + tone : ""), "data-figure": key }, [
+      h("span", { class: "tile-value" }, value),
+      h("span", { class: "tile-label" }, label),
+      hint ? h("span", { class: "tile-hint" }, hint) : null,
+    ]);
+    const csat = f.csat_average == null ? "—" : Number(f.csat_average).toFixed(1) + " / 5";
+    const breached = ((data.sla && data.sla.breached) || []).length;
+    $("sup-figures").replaceChildren(
+      tile("waiting", "Waiting", String(f.waiting ?? 0), null, f.waiting > 0 ? "warn" : null),
+      tile("assigned", "Assigned", String(f.assigned ?? 0)),
+      tile("agents_online", "Agents online", String(f.agents_online ?? 0), null, f.waiting > 0 && !f.agents_online ? "bad" : null),
+      tile("closed_today", "Closed today", String(f.closed_today ?? 0)),
+      tile("median_first_response_seconds", "Median first reply", formatDuration(f.median_first_response_seconds)),
+      tile("csat_average", "CSAT", csat, (f.csat_count ?? 0) + (f.csat_count === 1 ? " answer" : " answers")),
+      tile("sla_breached", "SLA breached", String(breached), null, breached ? "bad" : null),
+    );
+
+    const teams = data.teams || [];
+    $("sup-teams").tBodies[0].replaceChildren(...teams.map((team) => h("tr", { "data-team": team.name || "" }, [
+      h("th", { scope: "row" }, team.name ? String(team.name) : h("span", { class: "muted" }, "No team")),
+      h("td", null, humanize(team.mode)),
+      h("td", { class: "num" + (team.waiting > 0 ? " warn-text" : "") }, String(team.waiting ?? 0)),
+      h("td", { class: "num" }, team.longest_wait_seconds ? formatDuration(team.longest_wait_seconds) : "—"),
+      h("td", { class: "num" + (team.waiting > 0 && !team.agents_online ? " bad-text" : "") }, String(team.agents_online ?? 0)),
+    ])));
+    $("sup-teams-empty").hidden = teams.length > 0;
+
+    const agents = (data.agents || []).slice().sort((a, b) => {
+      const order = { online: 0, away: 1, offline: 2 };
+      return (order[a.presence] ?? 3) - (order[b.presence] ?? 3) || String(a.name).localeCompare(String(b.name));
+    });
+    $("sup-agents").tBodies[0].replaceChildren(...agents.map((agent) => {
+      const presence = PRESENCE_LABELS[agent.presence] ? agent.presence : "offline";
+      const load = agent.load || {};
+      const capacity = agent.capacity || {};
+      const loads = ["chat", "message", "call"].filter((k) => capacity[k] || load[k]).map((k) => {
+        const full = capacity[k] && (load[k] || 0) >= capacity[k];
+        return h("span", { class: "load" + (full ? " load-full" : "") }, k + " " + (load[k] || 0) + "/" + (capacity[k] ?? "—"));
+      });
+      return h("tr", { "data-agent-id": agent.id }, [
+        h("th", { scope: "row", dir: "auto" }, [String(agent.name), agent.role && agent.role !== "agent" ? h("span", { class: "muted" }, " · " + humanize(agent.role)) : null]),
+        h("td", null, h("span", { class: "presence-pill", "data-presence": presence }, PRESENCE_LABELS[presence])),
+        h("td", null, (agent.teams || []).length ? agent.teams.join(", ") : h("span", { class: "muted" }, "all")),
+        h("td", null, h("div", { class: "loads" }, loads)),
+        h("td", { class: "num" }, String(agent.assigned ?? 0)),
+      ]);
+    }));
+
+    const sla = data.sla || {};
+    for (const [key, listId, countId] of [["breached", "sup-breached", "sup-breached-count"], ["at_risk", "sup-at-risk", "sup-at-risk-count"]]) {
+      const items = sla[key] || [];
+      $(countId).textContent = String(items.length);
+      $(listId).replaceChildren(...(items.length ? items.map(supervisorConvRow) : [h("li", { class: "list-empty" }, "None")]));
+    }
+    $("sup-updated").textContent = "Updated " + clockFormat.format(new Date());
+  }
+
+  function supervisorConvRow(conv) {
+    const button = h("button", { type: "button", class: "sup-conv", "data-conversation-id": conv.id }, [
+      h("span", { class: "row-name", dir: "auto" }, customerName(conv)),
+      segmentBadge(conv.customer && conv.customer.segment),
+      teamBadge(conv.team),
+      slaBadge(conv.sla, false),
+      h("span", { class: "muted" }, conv.assignee ? conv.assignee.name || "assigned" : conv.status),
+    ]);
+    button.addEventListener("click", () => openConversation(conv.id));
+    return h("li", null, button);
+  }
+
+  // ================================================================== typing indicators
 
   /** Our typing, to the customer: on:true at most every 2 s while typing, on:false after 3 s idle. */
-  function onReplyInput() {
+  function onAgentTyping() {
     const id = state.openId;
     const input = $("reply-input");
-    if (!id || input.disabled) return;
+    if (!id || input.disabled || state.noteMode) return;
     if (!input.value.trim()) {
       stopAgentTyping();
       return;
@@ -963,7 +2325,7 @@
     setCustomerTyping(false);
   }
 
-  // ------------------------------------------------------------------ live socket
+  // ================================================================== live socket
 
   function setConnection(kind) {
     const el = $("connection");
@@ -1068,10 +2430,12 @@
         state.wsAttempt = 0;
         setConnection("live");
         if (frame.agent) updateAgent(frame.agent);
+        verifySession(); // presence and role may have changed while we were away
         refreshAll(); // catch up on whatever happened while we were disconnected
         break;
       case "queue":
         refreshQueue();
+        scheduleSupervisorRefresh();
         break;
       case "conversation":
         onConversationEvent(String(frame.conversation_id));
@@ -1087,6 +2451,18 @@
         break;
       case "presence":
         refreshQueue(); // an agent came or went: the queue answer carries agents_online
+        scheduleSupervisorRefresh();
+        break;
+      case "assigned":
+        onAssignedEvent(String(frame.conversation_id), frame.agent_id);
+        break;
+      case "sla":
+        onSlaEvent(frame);
+        break;
+      case "agents":
+        refreshQueue(); // the online count
+        refreshMe(); // our own presence, if someone else changed it
+        scheduleSupervisorRefresh();
         break;
       case "error":
         if (/auth|token|unauthori[sz]ed|expired/i.test(String(frame.code || ""))) verifySession();
@@ -1100,6 +2476,40 @@
     refreshMine();
     refreshQueue();
     if (id === state.openId) refreshOpen();
+    scheduleSupervisorRefresh();
+  }
+
+  /**
+   * A conversation was assigned automatically or by a transfer (never sent for one's own claim).
+   * To me: tell me, and open it if nothing else is open.
+   */
+  function onAssignedEvent(id, agentId) {
+    refreshMine();
+    refreshQueue();
+    if (id === state.openId) refreshOpen();
+    scheduleSupervisorRefresh();
+    const me = state.agent && state.agent.id != null ? String(state.agent.id) : null;
+    if (me === null || String(agentId) !== me) return;
+    const open = () => openConversation(id);
+    if (!state.openId && state.view === "conversations") open();
+    else markUnread(id);
+    showNotice("A conversation was assigned to you.", "info", id === state.openId ? null : { label: "Open", run: open });
+  }
+
+  /** An SLA target was breached: refresh the badges; tell me if the conversation is mine. */
+  function onSlaEvent(frame) {
+    const id = String(frame.conversation_id);
+    refreshQueue();
+    refreshMine();
+    if (id === state.openId) refreshOpen();
+    scheduleSupervisorRefresh();
+    if (frame.status !== "breached") return;
+    const conv = state.mine.find((c) => String(c.id) === id);
+    if (conv) {
+      const target = (SLA_LABELS[frame.target] || "SLA").toLowerCase();
+      showNotice("SLA breached (" + target + ") for " + customerName(conv) + ".", "warn",
+        id === state.openId ? null : { label: "Open", run: () => openConversation(id) });
+    }
   }
 
   /** New message: append to the open conversation (dedupe by id), otherwise flag its row unread. */
@@ -1108,9 +2518,10 @@
       if (state.loading) state.liveBuffer.push(message);
       else upsertEntry(message);
       if (message.author === "customer") hideCustomerTyping();
-    } else if (!message || message.author !== "agent") {
+    } else if (!message || (message.author !== "agent" && message.kind !== "note")) {
       markUnread(id);
     }
+    if (message) addToTimeline(Object.assign({ conversation_id: id }, message));
     updatePreview(id, message);
   }
 
@@ -1125,25 +2536,118 @@
     state.deliveries.delete(id);
     state.deliveries.set(id, value);
     if (state.deliveries.size > 500) state.deliveries.delete(state.deliveries.keys().next().value);
-    const node = state.entries.get(id);
-    const marker = node && node.querySelector(".entry-state");
-    if (!marker) return;
-    const shown = furthestState(marker.dataset.state, value);
-    marker.dataset.state = shown;
-    marker.textContent = stateLabel(shown);
+    for (const list of [$("history"), $("timeline")]) {
+      const node = list.querySelector('.entry[data-id="' + String(Number(id)) + '"]');
+      const marker = node && node.querySelector(".entry-state");
+      if (!marker) continue;
+      const shown = furthestState(marker.dataset.state, value);
+      marker.dataset.state = shown;
+      marker.textContent = stateLabel(shown);
+    }
   }
 
-  // ------------------------------------------------------------------ start
+  // ================================================================== keyboard shortcuts
+
+  /**
+   * Single keys work when no field has the keyboard and no dialog is open (Esc in a dialog is the
+   * browser's). Alt+N toggles note mode from anywhere, the reply box included (Ctrl+Shift+N is
+   * Chrome's incognito window, which a page never sees).
+   */
+  function onGlobalKeydown(event) {
+    if ($("app").hidden) return;
+    const key = event.key;
+    if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyN") {
+      if (!state.openId || openDialog()) return;
+      event.preventDefault();
+      setNoteMode(!state.noteMode, true);
+      return;
+    }
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (openDialog() || isTypingTarget(event.target)) return;
+    if (state.pendingG && Date.now() - state.pendingG < 1500) {
+      state.pendingG = 0;
+      if (key === "s" && isSupervisor()) {
+        event.preventDefault();
+        setView("supervisor");
+        $("tab-supervisor").focus();
+        return;
+      }
+      if (key === "c") {
+        event.preventDefault();
+        setView("conversations");
+        $("tab-conversations").focus();
+        return;
+      }
+    }
+    state.pendingG = 0;
+    switch (key) {
+      case "j":
+        event.preventDefault();
+        if (state.view === "conversations") moveInList(1);
+        break;
+      case "k":
+        event.preventDefault();
+        if (state.view === "conversations") moveInList(-1);
+        break;
+      case "c":
+        event.preventDefault();
+        claimNext();
+        break;
+      case "/":
+        event.preventDefault();
+        focusReplyWithPicker();
+        break;
+      case "n":
+        if (!state.openId) return;
+        event.preventDefault();
+        setNoteMode(!state.noteMode, true);
+        break;
+      case "t":
+        if (!state.openId) return;
+        event.preventDefault();
+        openTransferDialog();
+        break;
+      case "x":
+        if (!state.openId) return;
+        event.preventDefault();
+        openCloseDialog();
+        break;
+      case "?":
+        event.preventDefault();
+        openHelp();
+        break;
+      case "g":
+        state.pendingG = Date.now();
+        break;
+      case "Escape":
+        if (!$("notice").hidden) $("notice").hidden = true;
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ================================================================== start
 
   function wire() {
     $("login-form").addEventListener("submit", onLoginSubmit);
     $("logout").addEventListener("click", logout);
+    $("presence").addEventListener("change", onPresenceChange);
+    $("tab-conversations").addEventListener("click", () => setView("conversations"));
+    $("tab-supervisor").addEventListener("click", () => setView("supervisor"));
+    $("tab-conversations").addEventListener("keydown", onTabKeydown);
+    $("tab-supervisor").addEventListener("keydown", onTabKeydown);
+    $("sup-refresh").addEventListener("click", () => scheduleSupervisorRefresh(true));
+    $("open-help").addEventListener("click", openHelp);
+    $("open-canned").addEventListener("click", openCannedDialog);
     $("claim-next").addEventListener("click", claimNext);
     $("claim-open").addEventListener("click", () => state.openId && claimConversation(state.openId));
-    $("close-conversation").addEventListener("click", () =>
-      conversationAction("close", "Conversation closed.", "Could not close the conversation."));
-    $("handback").addEventListener("click", () =>
-      conversationAction("handback", "Handed back to the bot.", "Could not hand the conversation back."));
+    $("close-conversation").addEventListener("click", openCloseDialog);
+    $("transfer-open").addEventListener("click", openTransferDialog);
+    $("handback").addEventListener("click", handBack);
+    $("toggle-customer").addEventListener("click", toggleCustomerPanel);
+    $("mode-reply").addEventListener("click", () => setNoteMode(false, true));
+    $("mode-note").addEventListener("click", () => setNoteMode(true, true));
     $("reply-form").addEventListener("submit", (event) => {
       event.preventDefault();
       sendReply();
@@ -1151,7 +2655,24 @@
     const input = $("reply-input");
     input.addEventListener("keydown", onReplyKeydown);
     input.addEventListener("input", onReplyInput);
-    input.addEventListener("blur", stopAgentTyping);
+    input.addEventListener("click", () => state.canned.open && updateCannedPicker());
+    input.addEventListener("blur", () => {
+      stopAgentTyping();
+      closeCannedPicker();
+    });
+    $("timeline-channel").addEventListener("change", onTimelineChannelChange);
+    $("timeline-older").addEventListener("click", () => loadTimeline(true));
+    $("transfer-form").addEventListener("submit", onTransferSubmit);
+    $("close-form").addEventListener("submit", onCloseSubmit);
+    $("canned-form").addEventListener("submit", onCannedSave);
+    $("canned-new").addEventListener("click", () => {
+      resetCannedForm();
+      renderManagedCanned();
+      $("canned-shortcut").focus();
+    });
+    $("canned-filter").addEventListener("input", renderManagedCanned);
+    wireDialogs();
+    document.addEventListener("keydown", onGlobalKeydown);
     // Back online or back to the tab: reconnect now rather than after the backoff.
     const wake = () => {
       if (state.token && !state.ws) {
