@@ -364,13 +364,13 @@ class Desk:
         """Every few seconds (or when woken): lost consoles, SLA breaches, assignment."""
         interval = self.policy.sweep_interval.total_seconds()
         while True:
+            self._wake.clear()  # before the pass: a wake during it runs another
             try:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("desk_sweep_failed")
-            self._wake.clear()
             try:
                 async with asyncio.timeout(interval):
                     await self._wake.wait()

@@ -93,11 +93,11 @@ STOP_TIMEOUT = 5.0
 class RedisHub(Hub):
     """Publishes through Redis so a socket held by any process receives the event."""
 
-    CHANNEL_PREFIX = "switchboard:"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = "switchboard") -> None:
         super().__init__()
         self._url = url
+        # Every Switchboard on one Redis that shares this name hears the others' events.
+        self.CHANNEL_PREFIX = f"{channel}:"
         self._redis: Any = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None

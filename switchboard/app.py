@@ -80,7 +80,9 @@ def create_app(
     clock = clock or SystemClock()
     # Constructors only build objects; connections are opened in the cleanup context below.
     db = app[DB] = Database(settings.effective_database_url)
-    hub = app[HUB] = RedisHub(settings.redis_url) if settings.redis_url else Hub()
+    hub = app[HUB] = (
+        RedisHub(settings.redis_url, settings.redis_channel) if settings.redis_url else Hub()
+    )
     kb = app[KB] = KnowledgeBase(db)
     channels = app[CHANNELS] = ChannelRegistry()
     channels.register(WebChatAdapter(hub))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -331,6 +332,9 @@ class Settings:
     data_dir: str = "var"
     public_url: str = ""
     redis_url: str = ""
+    # The pub/sub channel prefix: the processes of one deployment share it; another deployment
+    # on the same Redis needs its own (Redis databases do not separate pub/sub).
+    redis_channel: str = "switchboard"
     log_level: str = "INFO"
     log_format: str = "json"
     # Teams, routing rules, SLAs, presence, dispositions and the survey (validated at start-up).
@@ -377,6 +381,11 @@ class Settings:
             "must be DEBUG, INFO, WARNING or ERROR",
         )
         _check(self.log_format in {"json", "text"}, "log_format", "must be json or text")
+        _check(
+            bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.redis_channel)),
+            "redis_channel",
+            "letters, digits, _ . - only, up to 64",
+        )
         for f in dataclasses.fields(self):
             section = getattr(self, f.name)
             if dataclasses.is_dataclass(section) and not isinstance(section, type):

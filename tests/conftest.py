@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "outbox": {"poll_seconds": 0.05, "backoff_seconds": 0.05, "backoff_max_seconds": 0.2},
             "kb": {"refresh_seconds": 0.2},
             "workspace_file": str(ROOT / "tests" / "workspace_manual.yaml"),
+            # Runs in parallel share one Redis: each test hears only its own processes.
+            "redis_channel": f"switchboard-test-{uuid.uuid4().hex[:12]}",
         }
         for key, value in overrides.items():
             if isinstance(value, dict):

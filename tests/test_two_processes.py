@@ -1,6 +1,8 @@
 """Two real ``switchboard serve`` processes on one PostgreSQL database and one Redis, on two
 ports, the way two instances run behind a load balancer: what one process does is seen live on
-the other, and racing claims through both never give a conversation to two agents.
+the other; racing claims through both never give a conversation to two agents, and
+automatic-assignment passes running in both at once never do either, nor fill an agent past
+capacity.
 
 The schema and the agents are set up with the CLI; both servers are started once for the module
 and always stopped (SIGTERM, then SIGKILL) at the end. A failing test carries both servers' logs.
@@ -14,6 +16,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -33,8 +36,9 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from routing.assignment import DEFAULT_CAPACITY, ChannelKind
+from routing.desk import channel_kind
 from storage.db import Database
-from switchboard.settings import SettingsError, load_settings
 from tests import databases
 from tests.conftest import PASSWORD
 from tests.helpers import WAIT, ChatClient
@@ -54,14 +58,29 @@ LOG_TAIL = 150  # lines of each server's log attached to a failure
 _SCRIPT = Path(sys.executable).with_name("switchboard")
 SWITCHBOARD = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "switchboard.cli"]
 
-# Manual assignment only: automatic assignment would pre-empt the manual claims tested here.
-WORKSPACE_YAML = "default_team: general\nteams:\n  general: {assignment: manual}\n"
+# general is manual: automatic assignment would pre-empt the manual claims tested there, so no
+# other test's message may say "express". express is automatic, for the automatic-assignment
+# race; a sweep every second picks up anything a wake-up missed, so the queue settles quickly.
+WORKSPACE_YAML = """\
+default_team: general
+teams:
+  general: {assignment: manual}
+  express: {assignment: auto}
+rules:
+  - team: express
+    keywords: [express]
+assignment:
+  sweep_seconds: 1
+"""
 
 # Redis pub/sub channels are global (the hub's prefix is fixed), so another Switchboard on the
 # same Redis (another test run) can publish into ours: events are matched on names unique to
 # this module, never on small ids alone.
 RUN = uuid.uuid4().hex[:6]
 AGENTS = [("alpha", "A"), ("bravo", "B"), ("charlie", "A"), ("delta", "B")]  # name, home process
+# Only in the express team, with room for two chats each.
+AUTO_AGENTS = [("auto1", "A"), ("auto2", "B")]
+AUTO_CAPACITY = 2
 
 
 def _in_ci() -> bool:
@@ -117,10 +136,9 @@ class Server:
 class Cluster:
     servers: dict[str, Server]
     dsn: str  # for asyncpg, straight to the shared database
-    notes: list[str]
 
     def logs(self) -> str:
-        parts = [*self.notes]
+        parts = []
         for server in self.servers.values():
             state = server.proc.poll()
             status = "running" if state is None else f"exited with {state}"
@@ -138,22 +156,6 @@ class Cluster:
         except Exception as exc:
             exc.add_note(self.logs())
             raise
-
-
-def _workspace_env(workspace: Path, base: dict[str, str], notes: list[str]) -> dict[str, str]:
-    """SWITCHBOARD_WORKSPACE_FILE, if this version of the settings knows it (an unknown setting
-    stops the server)."""
-    try:
-        load_settings(environ={**base, "SWITCHBOARD_WORKSPACE_FILE": str(workspace)})
-    except SettingsError as exc:
-        if "workspace_file: unknown setting" in str(exc):
-            notes.append(
-                "note: the settings have no workspace_file yet; servers run without "
-                "SWITCHBOARD_WORKSPACE_FILE (no automatic assignment exists to switch off)"
-            )
-            return {}
-    # Any other complaint is the server's to report when it starts.
-    return {"SWITCHBOARD_WORKSPACE_FILE": str(workspace)}
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -250,15 +252,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     env.update(
         SWITCHBOARD_DATABASE_URL=url,
         SWITCHBOARD_REDIS_URL=REDIS_URL,
+        SWITCHBOARD_REDIS_CHANNEL=name,  # this pair only: other runs may share the Redis
         SWITCHBOARD_DATA_DIR=str(tmp),
+        SWITCHBOARD_WORKSPACE_FILE=str(workspace),
         SWITCHBOARD_LOG_FORMAT="text",
         SWITCHBOARD_OUTBOX__POLL_SECONDS="0.05",
         SWITCHBOARD_OUTBOX__BACKOFF_SECONDS="0.05",
         SWITCHBOARD_OUTBOX__BACKOFF_MAX_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
     )
-    notes: list[str] = []
-    env.update(_workspace_env(workspace, env, notes))
 
     _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _admin_sql(f'CREATE DATABASE "{name}"')
@@ -270,6 +272,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         adding += [
             _cli(env, "agent", "add", "--email", f"{agent}@example.com", "--name", _name(agent))
             for agent, _ in AGENTS
+        ]
+        adding += [
+            _cli(
+                env,
+                *("agent", "add", "--email", f"{agent}@example.com", "--name", _name(agent)),
+                *("--team", "express", "--capacity", f"chat={AUTO_CAPACITY}"),
+            )
+            for agent, _ in AUTO_AGENTS
         ]
         for server_name in ("A", "B"):
             port = _free_port()
@@ -289,7 +299,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             _finish(cli, PASSWORD + "\n")
         for server in servers.values():
             _wait_healthy(server)
-        yield Cluster(servers, dsn, notes)
+        yield Cluster(servers, dsn)
     finally:
         for cli in adding:
             if cli.poll() is None:
@@ -565,6 +575,208 @@ async def test_racing_claims_through_both_processes_never_double_assign(
                     assert status == 200, body
                     assert body["assignee"]["id"] == winners[cid][0], (port, body)
                     assert by_id[winners[cid][0]].name == body["assignee"]["name"], body
+        finally:
+            for customer in customers:
+                await customer.close()
+
+
+EXPRESS_CUSTOMERS = 6
+EXPRESS_WORDS = "express delivery problem, I need a human"
+SETTLE_QUIET = 3.0  # unchanged this long (three sweeps in each process): settled
+SETTLE_BOUND = WAIT * 3
+
+
+def _json(value: Any) -> Any:
+    """asyncpg hands JSON columns over as text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _chat_loads(dsn: str) -> dict[int, int]:
+    """Open (assigned) chat-kind conversations per agent."""
+    rows = await _fetch(
+        dsn,
+        "SELECT assignee_id, channel, count(*) AS n FROM conversations "
+        "WHERE status = 'assigned' AND assignee_id IS NOT NULL GROUP BY assignee_id, channel",
+    )
+    loads: dict[int, int] = {}
+    for row in rows:
+        if channel_kind(row["channel"]) is ChannelKind.CHAT:
+            loads[row["assignee_id"]] = loads.get(row["assignee_id"], 0) + row["n"]
+    return loads
+
+
+async def _express_state(dsn: str, ids: list[int]) -> tuple[tuple[Any, ...], ...]:
+    """(id, status, team, assignee, claim touchpoints as (agent, meta)) for each conversation."""
+    convs = await _fetch(
+        dsn,
+        "SELECT id, status, team, assignee_id FROM conversations "
+        "WHERE id = ANY($1::bigint[]) ORDER BY id",
+        ids,
+    )
+    claims = await _fetch(
+        dsn,
+        "SELECT conversation_id, agent_id, author_kind, meta FROM touchpoints "
+        "WHERE kind = 'claim' AND conversation_id = ANY($1::bigint[]) ORDER BY id",
+        ids,
+    )
+    by_conv: dict[int, list[tuple[Any, ...]]] = {}
+    for c in claims:
+        by_conv.setdefault(c["conversation_id"], []).append(
+            (c["agent_id"], c["author_kind"], _json(c["meta"]))
+        )
+    return tuple(
+        (r["id"], r["status"], r["team"], r["assignee_id"], tuple(by_conv.get(r["id"], [])))
+        for r in convs
+    )
+
+
+async def _settled(dsn: str, ids: list[int]) -> tuple[tuple[Any, ...], ...]:
+    """The express conversations once every one has left the bot and none has changed for
+    SETTLE_QUIET seconds (bounded)."""
+    deadline = time.monotonic() + SETTLE_BOUND
+    last: tuple[tuple[Any, ...], ...] | None = None
+    since = time.monotonic()
+    while True:
+        state = await _express_state(dsn, ids)
+        now = time.monotonic()
+        if state != last:
+            last, since = state, now
+        elif now - since >= SETTLE_QUIET and all(s[1] in ("queued", "assigned") for s in state):
+            return state
+        if now > deadline:
+            raise AssertionError(
+                f"the express conversations did not settle within {SETTLE_BOUND}s: {state}"
+            )
+        await asyncio.sleep(0.1)
+
+
+_AUTO_CLAIM = re.compile(r"\bclaimed conversation=(\d+) agent=(\d+) auto=True\b")
+
+
+def _auto_claims(server: Server, ids: list[int]) -> list[tuple[int, int]]:
+    """What the server's log says its assignment passes took (for the report, not the verdict:
+    the line is written before the transaction commits)."""
+    try:
+        text = server.log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = [(int(c), int(a)) for c, a in _AUTO_CLAIM.findall(text)]
+    return [(c, a) for c, a in found if c in ids]
+
+
+async def test_automatic_assignment_in_both_processes_never_double_assigns_or_overfills(
+    cluster: Cluster, sessions: dict[str, aiohttp.ClientSession]
+) -> None:
+    with cluster.explained():
+        auto = await asyncio.gather(
+            *(_login(sessions[home], key, home) for key, home in AUTO_AGENTS)
+        )
+        rows = await _fetch(
+            cluster.dsn,
+            "SELECT id, presence, teams, capacity FROM agents WHERE id = ANY($1::bigint[])",
+            [a.id for a in auto],
+        )
+        for row in rows:
+            assert row["presence"] == "online", row
+            assert _json(row["teams"]) == ["express"], row
+            assert _json(row["capacity"]) == {"chat": AUTO_CAPACITY}, row
+
+        # Agents of earlier tests (in no team, so working every queue) may be online too and
+        # may hold more chats than their capacity by manual claims, which have no limit.
+        before = await _chat_loads(cluster.dsn)
+
+        customers: list[ChatClient] = []
+        try:
+
+            async def write(port: str) -> tuple[ChatClient, int]:
+                customer = ChatClient(sessions[port])  # type: ignore[arg-type]
+                customers.append(customer)
+                await customer.connect()
+                ack = await customer.say(EXPRESS_WORDS)
+                return customer, await _conversation_of(cluster.dsn, ack["message"]["id"])
+
+            written = await asyncio.gather(*(write("AB"[i % 2]) for i in range(EXPRESS_CUSTOMERS)))
+            customer_of = {cid: customer for customer, cid in written}
+            ids = sorted(customer_of)
+            assert len(ids) == EXPRESS_CUSTOMERS, written
+
+            state = await _settled(cluster.dsn, ids)
+            agents = {
+                r["id"]: r
+                for r in await _fetch(cluster.dsn, "SELECT id, name, capacity FROM agents")
+            }
+            after = await _chat_loads(cluster.dsn)
+            taken: dict[int, int] = {}
+            for _, _, _, assignee, _ in state:
+                if assignee is not None:
+                    taken[assignee] = taken.get(assignee, 0) + 1
+            capacity = {
+                aid: int(
+                    (_json(r["capacity"]) or {}).get("chat", DEFAULT_CAPACITY[ChannelKind.CHAT])
+                )
+                for aid, r in agents.items()
+            }
+            report = "\n".join(
+                [
+                    *(f"conversation {s}" for s in state),
+                    *(
+                        f"agent {aid} {r['name']}: capacity {capacity[aid]}, chats before "
+                        f"{before.get(aid, 0)}, express taken {taken.get(aid, 0)}, "
+                        f"chats after {after.get(aid, 0)}"
+                        for aid, r in sorted(agents.items())
+                    ),
+                    *(
+                        f"process {name} logged automatic claims (conversation, agent): "
+                        f"{_auto_claims(server, ids)}"
+                        for name, server in cluster.servers.items()
+                    ),
+                ]
+            )
+
+            # Each conversation: routed to express, then queued, or assigned once, automatically.
+            assigned: dict[int, int] = {}
+            for cid, status, team, assignee, claims in state:
+                assert team == "express", f"{cid} was routed to {team}\n{report}"
+                if status == "queued":
+                    assert assignee is None and not claims, f"{cid}\n{report}"
+                else:
+                    assert status == "assigned" and assignee is not None, f"{cid}\n{report}"
+                    assert claims == ((assignee, "agent", {"auto": True}),), (
+                        f"{cid}: claims {claims}\n{report}"
+                    )
+                    assigned[cid] = assignee
+
+            # No agent filled past capacity by automatic assignment: whoever got an express
+            # conversation is within capacity, and nobody holds more than before or capacity.
+            for aid in agents:
+                limit = max(capacity[aid], before.get(aid, 0))
+                assert after.get(aid, 0) <= limit, f"agent {aid} over capacity\n{report}"
+                if taken.get(aid):
+                    assert after.get(aid, 0) <= capacity[aid], (
+                        f"agent {aid} filled past capacity\n{report}"
+                    )
+                    assert after.get(aid, 0) == before.get(aid, 0) + taken[aid], report
+
+            # auto1 and auto2 have four slots between them, and are full if anything still waits.
+            assert len(assigned) >= 2 * AUTO_CAPACITY, f"too few assigned\n{report}"
+            if len(assigned) < EXPRESS_CUSTOMERS:
+                for agent in auto:
+                    assert after.get(agent.id, 0) == AUTO_CAPACITY, (
+                        f"{agent.key} has room while conversations wait\n{report}"
+                    )
+
+            # Each assigned customer is told on its own socket, whichever process assigned it.
+            async def told(cid: int, agent_id: int) -> None:
+                words = f"{agents[agent_id]['name']} has joined the conversation."
+                try:
+                    await customer_of[cid].reply(lambda m: m["text"] == words)
+                except TimeoutError:
+                    raise AssertionError(
+                        f"the customer of {cid} was never told {words!r}; it got "
+                        f"{customer_of[cid].buffer}\n{report}"
+                    ) from None
+
+            await asyncio.gather(*(told(cid, aid) for cid, aid in assigned.items()))
         finally:
             for customer in customers:
                 await customer.close()
