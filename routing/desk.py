@@ -426,6 +426,7 @@ class Desk:
                         "raised to the supervisors",
                         meta={"sla_breach": target.value, "due_at": due.isoformat()},
                     )
+                    self.router.metrics.sla_breaches.labels(target.value).inc()
                     log.warning(
                         "sla_breached",
                         extra={"fields": {"conversation": conv.id, "target": target.value}},
@@ -561,6 +562,7 @@ class Desk:
                         {"agent_id": target.id},
                         txn,
                     )
+        self.router.metrics.assignments.labels("transfer").inc()
         log.info(
             "transferred",
             extra={"fields": {"conversation": conv.id, "to_agent": to_agent_id, "to_team": team}},

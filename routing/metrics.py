@@ -46,6 +46,24 @@ class Metrics:
             buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600),
             registry=self.registry,
         )
+        self.assignments = Counter(
+            "switchboard_assignments",
+            "Conversations given to an agent: auto (the desk), manual (claimed), transfer",
+            ["how"],
+            registry=self.registry,
+        )
+        self.agents = Gauge(
+            "switchboard_agents",
+            "Active agents by presence (online, away, offline)",
+            ["presence"],
+            registry=self.registry,
+        )
+        self.sla_breaches = Counter(
+            "switchboard_sla_breaches",
+            "SLA targets breached (first_response, next_response, resolution), raised once each",
+            ["target"],
+            registry=self.registry,
+        )
         self.outbox_backlog = Gauge(
             "switchboard_outbox_items",
             "Outbox items by status",

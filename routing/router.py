@@ -540,6 +540,7 @@ class Router:
         )
         if queued_at is not None:
             self.metrics.queue_wait.observe(max((now - queued_at).total_seconds(), 0.0))
+        self.metrics.assignments.labels("auto" if auto else "manual").inc()
         if {"type": "queue"} not in txn.events:
             txn.events.append({"type": "queue"})
         return True

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +42,7 @@ from routing.policy import DeskPolicy
 from routing.router import Router, RoutingPolicy
 from storage import migrate
 from storage.db import Database
+from storage.repos import agents as agent_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import outbox as outbox_repo
 from switchboard.settings import EmailSettings, Settings, SettingsError
@@ -450,6 +452,9 @@ async def metrics(request: web.Request) -> web.Response:
     async with app[DB].transaction() as session:
         length, oldest = await conv_repo.queue_stats(session, app[ROUTER].clock.now())
         backlog = await outbox_repo.backlog(session)
+        presence = Counter(a.presence for a in await agent_repo.active(session))
+    for state in ("online", "away", "offline"):
+        m.agents.labels(state).set(presence.get(state, 0))
     m.queue_length.set(length)
     m.queue_oldest_wait.set(oldest)
     for status, count in backlog.items():

@@ -160,6 +160,9 @@ async def test_signing_in_is_online_and_a_handoff_is_assigned_without_a_click(de
     assert claim[0]["meta"] == {"auto": True}
     mine = await agent1.call("GET", "/api/v1/conversations", params={"assignee": "me"})
     assert [c["id"] for c in mine["items"]] == [conv_id]
+    metrics = await (await desk.client.get("/metrics")).text()
+    assert 'switchboard_assignments_total{how="auto"} 1.0' in metrics
+    assert 'switchboard_agents{presence="online"} 1.0' in metrics
 
 
 async def test_assignment_is_fair_least_busy_first(desk: Desk) -> None:
@@ -374,6 +377,8 @@ async def test_sla_at_risk_then_breached_is_raised_to_supervisors_once(desk: Des
     assert any(m["text"].startswith("SLA breached: first response") for m in conv["messages"])
     overview = await boss.call("GET", "/api/v1/supervisor")
     assert [c["id"] for c in overview["sla"]["breached"]] == [conv_id]
+    metrics = await (await desk.client.get("/metrics")).text()
+    assert 'switchboard_sla_breaches_total{target="first_response"} 1.0' in metrics
     await console.close()
 
 
