@@ -17,9 +17,13 @@ run: $(STAMP)
 	$(BIN)/switchboard demo
 	$(BIN)/switchboard serve
 
+# Test files run in parallel, each file whole in one worker (module fixtures start servers once);
+# every worker has its own PostgreSQL database, SQLite files and Redis channel.
+TEST_WORKERS ?= 4
+
 test: $(STAMP)
 	scripts/test-services
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
