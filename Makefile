@@ -17,13 +17,13 @@ run: $(STAMP)
 	$(BIN)/switchboard demo
 	$(BIN)/switchboard serve
 
-# Test files run in parallel, each file whole in one worker (module fixtures start servers once);
+# Tests run in parallel; a module marked xdist_group (two real servers) stays in one worker;
 # every worker has its own PostgreSQL database, SQLite files and Redis channel.
 TEST_WORKERS ?= 4
 
 test: $(STAMP)
 	scripts/test-services
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,6 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/kb_search.py
+	$(BIN)/python bench/assignment.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
