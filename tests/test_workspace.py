@@ -500,6 +500,14 @@ async def test_close_needs_a_disposition_then_the_survey_lands_in_the_history(
     conv = await agent1.conversation(conv_id)
     assert conv["status"] == "closed"
     assert conv["csat"] == {"score": 4, "comment": "Quick and friendly, thanks", "state": "done"}
+    replay = await ChatClient(desk.client).connect(visitor_id=chat.visitor_id)
+    shown = [m["text"] for m in replay["history"]]
+    assert shown[-4:] == [
+        "๔",
+        "Thank you! Is there anything you would like to add? (optional)",
+        "Quick and friendly, thanks",
+        "Thank you for your feedback.",
+    ]
     kinds = [(m["kind"], m["direction"]) for m in conv["messages"]]
     assert ("survey", "inbound") in kinds and ("note", "internal") in kinds
     history = await agent1.history(conv["customer"]["id"])

@@ -19,6 +19,7 @@ CUSTOMER_VISIBLE = (
     TouchpointKind.BOT_ANSWER,
     TouchpointKind.AGENT_REPLY,
     TouchpointKind.SYSTEM,
+    TouchpointKind.SURVEY,  # the question and the customer's answers
 )
 
 
