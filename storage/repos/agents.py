@@ -69,10 +69,18 @@ async def revoke_token(session: AsyncSession, token_hash: str, now: datetime) ->
     )
 
 
+# last_seen_at only needs this precision against a presence timeout of a minute; skipping the
+# write otherwise keeps API calls from queueing behind an assignment pass that holds the row.
+TOUCH_EVERY = timedelta(seconds=5)
+
+
 async def touch(session: AsyncSession, agent_id: int, now: datetime) -> None:
     await session.execute(
         update(Agent)
-        .where(Agent.id == agent_id)
+        .where(
+            Agent.id == agent_id,
+            Agent.last_seen_at.is_(None) | (Agent.last_seen_at <= now - TOUCH_EVERY),
+        )
         .values(last_seen_at=now)
         .execution_options(synchronize_session=False)
     )
