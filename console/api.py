@@ -395,6 +395,7 @@ class ConsoleApi:
         body["customer"]["segment"] = customer.segment
         body.update(
             team=conv.team,
+            required_skills=list(conv.required_skills or []),
             sla=(
                 {
                     "target": sla.target.value,

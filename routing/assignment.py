@@ -138,7 +138,8 @@ class TeamRule:
 
     Locales match exactly or by language (``"th"`` matches ``"th-TH"``). Keywords match as
     normalised substrings (case, width, Arabic/Persian letter variants), since Thai and Chinese
-    are written without spaces.
+    are written without spaces. ``skills``: what a conversation this rule routes needs of its
+    agent besides the team ("product:cards").
     """
 
     team: str
@@ -146,6 +147,7 @@ class TeamRule:
     locales: frozenset[str] = frozenset()
     keywords: tuple[str, ...] = ()
     segments: frozenset[str] = frozenset()
+    skills: frozenset[str] = frozenset()
 
     def matches(self, waiting: Waiting) -> bool:
         return (
@@ -158,7 +160,12 @@ class TeamRule:
 
 def route(waiting: Waiting, rules: Sequence[TeamRule], default_team: str) -> str:
     """The team of the first rule that matches, else ``default_team``."""
-    return next((rule.team for rule in rules if rule.matches(waiting)), default_team)
+    rule = first_match(waiting, rules)
+    return rule.team if rule else default_team
+
+
+def first_match(waiting: Waiting, rules: Sequence[TeamRule]) -> TeamRule | None:
+    return next((rule for rule in rules if rule.matches(waiting)), None)
 
 
 def _locale_tag(locale: str) -> str:
@@ -218,16 +225,23 @@ def order(
 @dataclass(frozen=True)
 class TeamPolicy:
     """``manual``: agents pull work themselves. ``required_skills_from_locale``: a conversation
-    in Thai needs an agent with ``lang:th``."""
+    in Thai needs an agent with ``lang:th``. ``channel_skills``: a call needs ``channel:voice``,
+    a LINE chat ``channel:line``."""
 
     team: str
     mode: AssignMode = AssignMode.AUTO
     required_skills_from_locale: bool = True
+    channel_skills: bool = False
 
 
 def skills_needed(waiting: Waiting, policy: TeamPolicy) -> frozenset[str]:
+    needed = set(waiting.required_skills)
     lang = language(waiting.locale) if policy.required_skills_from_locale else None
-    return (waiting.required_skills | {f"lang:{lang}"}) if lang else waiting.required_skills
+    if lang:
+        needed.add(f"lang:{lang}")
+    if policy.channel_skills:
+        needed.add(f"channel:{waiting.channel}")
+    return frozenset(needed)
 
 
 def can_take(agent: AgentState, waiting: Waiting, skills: frozenset[str]) -> bool:

@@ -27,9 +27,9 @@ from routing.assignment import (
     Waiting,
     assign,
     estimated_wait,
+    first_match,
     kind_of,
     order,
-    route,
 )
 from routing.errors import Conflict, Forbidden, RoutingError
 from routing.policy import DeskPolicy, OnDisconnect
@@ -124,7 +124,9 @@ class Desk:
                 queued_at=now,
             )
             if self.policy.default_team is not None:
-                conv.team = route(waiting, self.policy.rules, self.policy.default_team)
+                rule = first_match(waiting, self.policy.rules)
+                conv.team = rule.team if rule else self.policy.default_team
+                conv.required_skills = sorted(rule.skills) if rule else []
         if customer.segment in self.policy.vip_segments and conv.priority >= 0:
             conv.priority = max(conv.priority, 10)
         sla = find_policy(self.policy.sla, conv.team, customer.segment)
@@ -297,6 +299,7 @@ class Desk:
                 segment="vip" if segment in self.policy.vip_segments else segment,
                 queued_at=conv.queued_at or conv.created_at,
                 team=conv.team,
+                required_skills=frozenset(conv.required_skills or []),
                 sla_due_at=_earliest(conv),
             )
             for conv, segment in rows
@@ -533,6 +536,7 @@ class Desk:
                     status=ConversationStatus.QUEUED,
                     assignee_id=None,
                     team=team,
+                    required_skills=[],  # the new team's own needs apply
                     queued_at=conv.queued_at or now,
                     updated_at=now,
                 )

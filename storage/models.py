@@ -202,6 +202,8 @@ class Conversation(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     bot_misses: Mapped[int] = mapped_column(Integer, default=0)
     team: Mapped[str | None] = mapped_column(String(64))
+    # Skills the routing rule asks of the agent besides the team ("product:cards").
+    required_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

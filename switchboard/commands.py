@@ -23,7 +23,7 @@ from switchboard.workspace import load_workspace
 
 DEMO_AGENT = ("demo@example.com", "Demo Agent", "demo-password")
 DEMO_SUPERVISOR = ("supervisor@example.com", "Demo Supervisor", "demo-password")
-DEMO_SKILLS = ["lang:en", "lang:th", "lang:zh", "lang:fa"]
+DEMO_SKILLS = ["lang:en", "lang:th", "lang:zh", "lang:fa", "channel:voice", "product:cards"]
 
 
 @asynccontextmanager

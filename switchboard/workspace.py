@@ -44,6 +44,7 @@ _HOURS_BUSINESS = "business"
 _YAML_HINT = "quote it: YAML reads yes/no/on/off as true/false"
 # Column sizes in storage.models: conversations.team 64, customers.segment 32, disposition 64.
 _TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_SKILL = re.compile(r"[a-z0-9_][a-z0-9_:.-]{0,63}")
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _DISPOSITION = re.compile(r"[a-z0-9_]{1,64}")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
@@ -198,7 +199,7 @@ def _read_teams(value: Any) -> tuple[TeamPolicy, ...]:
                 "a team name must be lowercase letters, digits, _ or -, up to 64 characters",
             )
         m = _mapping(spec, where)
-        _keys(m, where, (), ("assignment", "language_skills"))
+        _keys(m, where, (), ("assignment", "language_skills", "channel_skills"))
         teams.append(
             TeamPolicy(
                 team=name,
@@ -208,6 +209,7 @@ def _read_teams(value: Any) -> tuple[TeamPolicy, ...]:
                 required_skills_from_locale=_bool(
                     m.get("language_skills", False), f"{where}.language_skills"
                 ),
+                channel_skills=_bool(m.get("channel_skills", False), f"{where}.channel_skills"),
             )
         )
     return tuple(teams)
@@ -219,7 +221,7 @@ def _read_rules(value: Any, teams: Sequence[str]) -> tuple[TeamRule, ...]:
     for i, spec in enumerate(specs, 1):
         where = f"rules.{i}"
         m = _mapping(spec, where)
-        _keys(m, where, ("team",), _RULE_CONDITIONS)
+        _keys(m, where, ("team",), (*_RULE_CONDITIONS, "skills"))
         if not any(key in m for key in _RULE_CONDITIONS):
             raise _Invalid(
                 where,
@@ -233,6 +235,7 @@ def _read_rules(value: Any, teams: Sequence[str]) -> tuple[TeamRule, ...]:
                 locales=frozenset(_condition(m, where, "locales", _locale)),
                 keywords=_condition(m, where, "keywords", _text),
                 segments=frozenset(_condition(m, where, "segments", _segment)),
+                skills=frozenset(_condition(m, where, "skills", _skill)),
             )
         )
     return tuple(rules)
@@ -434,6 +437,17 @@ def _segment(value: Any, where: str) -> str:
             "(lowercase letters, digits, _ or -, up to 32 characters)",
         )
     return segment
+
+
+def _skill(value: Any, where: str) -> str:
+    skill = _text(value, where)
+    if not _SKILL.fullmatch(skill):
+        raise _Invalid(
+            where,
+            f"{skill!r} is not a skill name (lowercase, like lang:th or product:cards, "
+            "up to 64 characters)",
+        )
+    return skill
 
 
 def _channel(value: Any, where: str) -> str:

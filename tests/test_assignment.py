@@ -25,6 +25,7 @@ from routing.assignment import (
     kind_of,
     order,
     route,
+    skills_needed,
     take,
 )
 from routing.sla import (
@@ -388,3 +389,18 @@ def test_estimated_wait() -> None:
     assert estimated_wait(3, 0, handle) is None
     with pytest.raises(ValueError, match="negative"):
         estimated_wait(-1, 2, handle)
+
+
+def test_skills_needed_adds_the_rules_skills_the_language_and_the_channel() -> None:
+    waiting = Waiting(
+        conversation_id=1,
+        channel="voice",
+        locale="th-TH",
+        queued_at=datetime(2026, 1, 5, tzinfo=UTC),
+        required_skills=frozenset({"product:cards"}),
+    )
+    plain = TeamPolicy("billing", required_skills_from_locale=False)
+    both = TeamPolicy("billing", required_skills_from_locale=True, channel_skills=True)
+
+    assert skills_needed(waiting, plain) == {"product:cards"}
+    assert skills_needed(waiting, both) == {"product:cards", "lang:th", "channel:voice"}

@@ -32,9 +32,12 @@ default_team: general
 teams:
   general: {assignment: auto}
   billing: {assignment: auto}
-  thai: {assignment: auto, language_skills: true}
+  thai: {assignment: auto, language_skills: true, channel_skills: true}
   desk: {assignment: manual}
 rules:
+  - team: billing
+    keywords: [chargeback]
+    skills: [product:cards]
   - team: billing
     keywords: [refund, invoice, คืนเงิน]
   - team: thai
@@ -212,7 +215,31 @@ async def test_a_thai_conversation_waits_for_an_agent_who_speaks_thai(desk: Desk
     assert conv["team"] == "thai" and conv["status"] == "queued"
 
     await boss.call("PATCH", f"/api/v1/agents/{id1}", json={"skills": ["lang:th"]})
+    await desk.router.desk.assign_waiting()
+    assert (await agent1.conversation(conv_id))["status"] == "queued"  # the team wants chat too
+    skills = ["lang:th", "channel:webchat"]
+    await boss.call("PATCH", f"/api/v1/agents/{id1}", json={"skills": skills})
     assert await eventually(lambda: _assignee(agent1, conv_id)) == id1
+
+
+async def test_a_rule_asking_for_a_skill_passes_over_a_less_busy_agent_without_it(
+    desk: Desk,
+) -> None:
+    boss = await desk.login("boss@example.com")
+    agent1 = await desk.login("agent1@example.com")
+    agent2 = await desk.login("agent2@example.com")
+    await _away(boss, agent2)
+    id2 = (await _me(agent2))["id"]
+    await boss.call("PATCH", f"/api/v1/agents/{id2}", json={"skills": ["product:cards"]})
+    chat = await desk.customer("I want to raise a chargeback on my card", "agent")
+    conv_id = await desk.conversation_of(chat)
+    conv = await agent1.conversation(conv_id)
+    assert conv["team"] == "billing" and conv["required_skills"] == ["product:cards"]
+    await desk.router.desk.assign_waiting()
+    assert (await agent1.conversation(conv_id))["status"] == "queued"  # agent1 is idle but lacks it
+
+    await agent2.call("PATCH", "/api/v1/me", json={"presence": "online"})
+    assert await eventually(lambda: _assignee(agent2, conv_id)) == id2
 
 
 async def test_capacity_is_respected_and_a_close_frees_a_slot(desk: Desk) -> None:

@@ -53,7 +53,16 @@ def team_of(policy: DeskPolicy, **kw: Any) -> str:
 
 
 def test_the_shipped_workspace_loads(shipped: DeskPolicy) -> None:
-    assert shipped.team_names() == ("general", "thai", "chinese", "persian", "billing", "vip")
+    assert shipped.team_names() == (
+        "general",
+        "thai",
+        "chinese",
+        "persian",
+        "billing",
+        "phone",
+        "vip",
+    )
+    assert shipped.team("phone").channel_skills and not shipped.team("thai").channel_skills
     assert shipped.default_team == "general"
     assert shipped.team("thai") == TeamPolicy("thai", AssignMode.AUTO, True)
     assert shipped.team("vip") == TeamPolicy("vip", AssignMode.MANUAL, False)
@@ -84,6 +93,8 @@ def test_the_shipped_workspace_loads(shipped: DeskPolicy) -> None:
         ({"channel": "line", "locale": None, "text": "hi"}, "thai"),
         ({"channel": "line", "locale": "zh", "text": "你好"}, "chinese"),
         ({"channel": "email", "locale": None, "text": "Hello"}, "general"),
+        ({"channel": "voice", "locale": "th", "text": "สวัสดี"}, "phone"),
+        ({"locale": "en", "text": "I want to file a chargeback"}, "billing"),
     ],
 )
 def test_the_shipped_rules_route(shipped: DeskPolicy, conversation: Any, team: str) -> None:
@@ -378,7 +389,8 @@ MISTAKES = [
     (
         "unknown-team-key",
         _set("teams.thai.skills", ["lang:th"]),
-        "workspace.yaml: teams.thai.skills: unknown key (known: assignment, language_skills)",
+        "workspace.yaml: teams.thai.skills: unknown key (known: assignment, language_skills, "
+        "channel_skills)",
     ),
     (
         "unknown-section-key",
@@ -700,3 +712,25 @@ def test_a_file_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
     path.write_bytes("csat: {enabled: true}  # ทดสอบ\n".encode("tis-620"))
     with pytest.raises(WorkspaceError, match=r"^workspace\.yaml: not UTF-8 text$"):
         load_workspace(path)
+
+
+def test_a_rule_can_ask_for_skills_and_a_team_for_channel_skills(shipped: DeskPolicy) -> None:
+    dispute = next(r for r in shipped.rules if "chargeback" in r.keywords)
+    assert dispute.team == "billing" and dispute.skills == {"product:cards"}
+    policy = parse_workspace(
+        {
+            "teams": {"calls": {"channel_skills": True}},
+            "rules": [{"team": "calls", "channels": ["voice"], "skills": ["product:cards"]}],
+        }
+    )
+    assert policy.rules[0].skills == {"product:cards"}
+    assert policy.team("calls").channel_skills
+    with pytest.raises(WorkspaceError, match=r"rules\.1\.skills\.1: 'Cards!' is not a skill name"):
+        parse_workspace(
+            {
+                "teams": {"a": {}},
+                "rules": [{"team": "a", "channels": ["sms"], "skills": ["Cards!"]}],
+            }
+        )
+    with pytest.raises(WorkspaceError, match=r"rules\.1: needs at least one of channels"):
+        parse_workspace({"teams": {"a": {}}, "rules": [{"team": "a", "skills": ["x"]}]})

@@ -44,6 +44,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('team', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('required_skills', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('first_response_due_at', storage.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('next_response_due_at', storage.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('resolution_due_at', storage.models.UTCDateTime(timezone=True), nullable=True))
@@ -84,6 +85,7 @@ def downgrade() -> None:
         batch_op.drop_column('resolution_due_at')
         batch_op.drop_column('next_response_due_at')
         batch_op.drop_column('first_response_due_at')
+        batch_op.drop_column('required_skills')
         batch_op.drop_column('team')
 
     with op.batch_alter_table('agents', schema=None) as batch_op:
