@@ -433,7 +433,7 @@ class Router:
         parts = [say("escalating", conv.locale), say("queued", conv.locale, position=position)]
         if online == 0:
             parts.append(say("no_agents", conv.locale))
-        elif wait is not None:
+        elif wait is not None and wait.total_seconds() >= 30:  # else: next, no estimate needed
             minutes = max(1, round(wait.total_seconds() / 60))
             parts.append(say("wait", conv.locale, minutes=minutes))
         said: dict[str, Any] = {"queue_position": position, "agents_online": online}

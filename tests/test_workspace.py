@@ -311,7 +311,9 @@ async def test_customer_hears_position_and_estimated_wait(desk: Desk) -> None:
     await _away(boss)
     await boss.call("PATCH", f"/api/v1/agents/{id1}", json={"capacity": {"chat": 0}})
     first = await desk.customer("agent")
-    await first.reply(lambda m: "queue" in m["text"])
+    notice = await first.reply(lambda m: "queue" in m["text"])
+    assert "number 1 in the queue" in notice["text"]
+    assert "estimated wait" not in notice["text"]  # next in line: no estimate to give
     second = await desk.customer("agent")
     notice = await second.reply(lambda m: "queue" in m["text"])
     # One agent online, one conversation ahead, 4 minutes a conversation (no history yet).
