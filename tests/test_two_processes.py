@@ -45,8 +45,7 @@ from tests.helpers import WAIT, ChatClient
 
 # Seven Python processes start before the first test (two servers and the CLI), which on a
 # loaded machine takes longer than the suite's default timeout allows.
-# One worker runs the whole module: its servers start once (make test: --dist loadgroup).
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("two_processes")]
+pytestmark = pytest.mark.timeout(300)
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -229,8 +228,9 @@ def _stop(servers: list[Server]) -> None:
             server.proc.wait(STOP_TIMEOUT)
 
 
-# Session-scoped: under xdist the worker may run other modules' tests between these, which
-# would tear a module fixture down and start both servers again.
+# Session-scoped: a worker starts one pair of servers however it interleaves these tests with
+# others (under xdist each worker that runs some of them starts its own pair: own database,
+# own Redis channel).
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     problem = databases.postgres_available()
