@@ -14,7 +14,7 @@ from console import auth
 from console.http import BadRequest, Gone, int_param, read_json
 from console.supervisor import supervisor_overview
 from routing import views
-from routing.assignment import ChannelKind, Presence, Role, order
+from routing.assignment import ChannelKind, Presence, Role
 from routing.desk import agent_view, capacity_of
 from routing.hub import CONSOLE
 from routing.placeholders import PLACEHOLDERS
@@ -136,14 +136,8 @@ class ConsoleApi:
         team = request.query.get("team") or None
         desk = self.router.desk
         async with self.db.transaction() as session:
-            items = {c.id: c for c in await conv_repo.queue(session, limit=1000)}
-            waiting = [w for w in await desk._waiting(session) if team is None or w.team == team]
-            ranked = order(waiting, self.clock.now(), desk.policy.at_risk_within)
-            listed = [
-                await self._summary(session, items[w.conversation_id])
-                for w in ranked[:200]
-                if w.conversation_id in items
-            ]
+            ranked = await desk.queue(session, team=team, only_team=team is not None)
+            listed = [await self._summary(session, conv) for _, conv in ranked[:200]]
             online = await agent_repo.count_online(
                 session, self.clock.now() - self.presence_timeout
             )

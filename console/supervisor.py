@@ -30,7 +30,7 @@ async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[st
     policy = desk.policy
     now = api.clock.now()
     agents = await desk.agents_overview(session)
-    waiting = await desk._waiting(session)
+    waiting = [w for w, _ in await desk.queue(session)]
     online = [a for a in agents if a["presence"] == "online"]
     names: list[str | None] = list(policy.team_names()) or [None]
     if any(w.team is None for w in waiting) and None not in names:

@@ -234,10 +234,7 @@ class Desk:
         """The conversation's place in its queue, the agents who could take it, and an
         estimated wait."""
         now = self.clock.now()
-        waiting = await self._waiting(session)
-        team_queue = [w for w in waiting if w.team == conv.team]
-        ordered = order(team_queue, now, self.policy.at_risk_within)
-        ids = [w.conversation_id for w in ordered]
+        ids = [c.id for _, c in await self.queue(session, team=conv.team, only_team=True)]
         position = ids.index(conv.id) + 1 if conv.id in ids else len(ids) + 1
         since = now - self.router.policy.presence_timeout
         agents = [a for a in await agent_repo.active(session) if _fresh(a, since)]
@@ -288,22 +285,34 @@ class Desk:
                 await self.router._after_claim(conv, agent)
         return len(claimed)
 
+    async def queue(
+        self, session: AsyncSession, *, team: str | None = None, only_team: bool = False
+    ) -> list[tuple[Waiting, Conversation]]:
+        """The queue in the order it is served (VIP, SLA at risk, oldest); with ``only_team``,
+        one team's. Unlocked: for views, positions and planning."""
+        rows = await conv_repo.queued_with_segments(
+            session, limit=QUEUE_WINDOW, only_team=only_team, team=team
+        )
+        convs = {conv.id: conv for conv, _ in rows}
+        waiting = [self._as_waiting(conv, segment) for conv, segment in rows]
+        ranked = order(waiting, self.clock.now(), self.policy.at_risk_within)
+        return [(w, convs[w.conversation_id]) for w in ranked]
+
     async def _waiting(self, session: AsyncSession) -> list[Waiting]:
-        rows = await conv_repo.queued_with_segments(session, limit=QUEUE_WINDOW)
-        return [
-            Waiting(
-                conversation_id=conv.id,
-                channel=_known(conv.channel),
-                locale=conv.locale,
-                # Waiting knows one VIP segment name; the workspace may call more segments VIP.
-                segment="vip" if segment in self.policy.vip_segments else segment,
-                queued_at=conv.queued_at or conv.created_at,
-                team=conv.team,
-                required_skills=frozenset(conv.required_skills or []),
-                sla_due_at=_earliest(conv),
-            )
-            for conv, segment in rows
-        ]
+        return [w for w, _ in await self.queue(session)]
+
+    def _as_waiting(self, conv: Conversation, segment: str | None) -> Waiting:
+        return Waiting(
+            conversation_id=conv.id,
+            channel=_known(conv.channel),
+            locale=conv.locale,
+            # Waiting knows one VIP segment name; the workspace may call more segments VIP.
+            segment="vip" if segment in self.policy.vip_segments else segment,
+            queued_at=conv.queued_at or conv.created_at,
+            team=conv.team,
+            required_skills=frozenset(conv.required_skills or []),
+            sla_due_at=_earliest(conv),
+        )
 
     async def _states(self, session: AsyncSession, agents: list[Agent]) -> list[AgentState]:
         ids = [a.id for a in agents]

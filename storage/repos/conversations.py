@@ -86,16 +86,6 @@ async def get(session: AsyncSession, conversation_id: int, *, lock: bool = False
     return conversation
 
 
-async def queue(session: AsyncSession, limit: int = 200) -> list[Conversation]:
-    rows = await session.execute(
-        select(Conversation)
-        .where(Conversation.status == ConversationStatus.QUEUED)
-        .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id)
-        .limit(limit)
-    )
-    return list(rows.scalars())
-
-
 async def queue_position(session: AsyncSession, conversation: Conversation) -> int:
     """1-based position of a queued conversation (priority first, then waiting time)."""
     ahead = await session.scalar(
@@ -127,23 +117,6 @@ async def queue_stats(session: AsyncSession, now: datetime) -> tuple[int, float]
     if oldest is not None and oldest.tzinfo is None:  # SQLite's MIN() loses the column type
         oldest = oldest.replace(tzinfo=UTC)
     return count, (now - oldest).total_seconds() if oldest else 0.0
-
-
-async def claim_next(session: AsyncSession) -> Conversation | None:
-    """Lock the head of the queue; other processes skip it instead of waiting.
-
-    FOR NO KEY UPDATE, not FOR UPDATE: a transaction inserting a touchpoint into the
-    conversation holds a key-share lock on its row, which FOR UPDATE SKIP LOCKED would take as
-    "claimed by someone" and skip, leaving the queue looking empty."""
-    return (
-        await session.execute(
-            select(Conversation)
-            .where(Conversation.status == ConversationStatus.QUEUED)
-            .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, key_share=True)
-        )
-    ).scalar_one_or_none()
 
 
 async def transition(
@@ -188,22 +161,34 @@ async def list_for(
 
 
 async def queued_with_segments(
-    session: AsyncSession, limit: int = 1000
+    session: AsyncSession, limit: int = 1000, *, only_team: bool = False, team: str | None = None
 ) -> list[tuple[Conversation, str | None]]:
-    """The queue (priority, then oldest) with each customer's segment, unlocked."""
-    rows = await session.execute(
+    """The queue (priority, then oldest) with each customer's segment, unlocked; with
+    ``only_team``, just ``team``'s (None: the conversations in no team)."""
+    query = (
         select(Conversation, Customer.segment)
         .join(Customer, Customer.id == Conversation.customer_id)
         .where(Conversation.status == ConversationStatus.QUEUED)
-        .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id)
-        .limit(limit)
+    )
+    if only_team:
+        query = query.where(
+            Conversation.team == team if team is not None else Conversation.team.is_(None)
+        )
+    rows = await session.execute(
+        query.order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id).limit(
+            limit
+        )
     )
     return [(conv, segment) for conv, segment in rows.all()]
 
 
 async def lock_queued(session: AsyncSession, conversation_id: int) -> Conversation | None:
     """The conversation locked for claiming, or None if it left the queue or another
-    transaction holds it (see :func:`claim_next` for why NO KEY UPDATE)."""
+    transaction holds it; the caller skips to the next, never waits.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: a transaction inserting a touchpoint into the
+    conversation holds a key-share lock on its row, which FOR UPDATE SKIP LOCKED would take as
+    "claimed by someone" and skip, leaving the queue looking empty."""
     return (
         await session.execute(
             select(Conversation)
