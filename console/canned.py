@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.http import BadRequest, int_param, read_json
 from routing import placeholders, views
@@ -39,6 +40,18 @@ class CannedApi:
         self.console = console
         self.db = console.db
         self.clock = console.clock
+
+    async def _audit(
+        self, session: AsyncSession, agent: Agent, action: str, row_id: int, data: dict[str, Any]
+    ) -> None:
+        await audit.record(
+            session,
+            actor=agent.email,
+            action=f"canned_response.{action}",
+            target=f"canned_response:{row_id}",
+            now=self.clock.now(),
+            data=data,
+        )
 
     def _clean(self, body: dict[str, Any]) -> dict[str, Any]:
         clean = _clean(body)
@@ -94,13 +107,12 @@ class CannedApi:
                 )
             except canned_repo.DuplicateShortcut as exc:
                 raise _conflict(exc) from None
-            await audit.record(
+            await self._audit(
                 session,
-                actor=agent.email,
-                action="canned_response.create",
-                target=f"canned_response:{row.id}",
-                now=self.clock.now(),
-                data={"shortcut": row.shortcut, "title": row.title, "team": row.team},
+                agent,
+                "create",
+                row.id,
+                {"shortcut": row.shortcut, "title": row.title, "team": row.team},
             )
             item = _item(row)
         return web.json_response(item, status=201)
@@ -117,13 +129,8 @@ class CannedApi:
             except canned_repo.DuplicateShortcut as exc:
                 raise _conflict(exc) from None
             if changed:
-                await audit.record(
-                    session,
-                    actor=agent.email,
-                    action="canned_response.update",
-                    target=f"canned_response:{row.id}",
-                    now=self.clock.now(),
-                    data={"shortcut": row.shortcut, "changed": changed},
+                await self._audit(
+                    session, agent, "update", row.id, {"shortcut": row.shortcut, "changed": changed}
                 )
             item = _item(row)
         return web.json_response(item)
@@ -133,13 +140,12 @@ class CannedApi:
         response_id = int_param(request, "id")
         async with self.db.transaction() as session:
             row = await canned_repo.delete(session, response_id)
-            await audit.record(
+            await self._audit(
                 session,
-                actor=agent.email,
-                action="canned_response.delete",
-                target=f"canned_response:{response_id}",
-                now=self.clock.now(),
-                data={"shortcut": row.shortcut, "title": row.title, "team": row.team},
+                agent,
+                "delete",
+                response_id,
+                {"shortcut": row.shortcut, "title": row.title, "team": row.team},
             )
         return web.Response(status=204)
 
