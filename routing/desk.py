@@ -40,7 +40,6 @@ from storage.models import (
     ContactIdentity,
     Conversation,
     ConversationStatus,
-    Customer,
     Direction,
     Touchpoint,
     TouchpointKind,
@@ -107,26 +106,22 @@ class Desk:
 
     # ---- inside the router's transactions ----------------------------------------------
 
-    async def on_queued(
-        self, session: AsyncSession, conv: Conversation, reason: str, txn: _Txn
-    ) -> None:
+    async def on_queued(self, session: AsyncSession, conv: Conversation, txn: _Txn) -> None:
         """A conversation entered the queue: route it to a team, set its priority and SLA."""
         now = self.clock.now()
         customer = await customer_repo.get_customer(session, conv.customer_id)
-        if conv.team is None or reason != "transfer":
-            text = await self._routing_text(session, conv)
+        if self.policy.default_team is not None:  # no teams: nothing to route
             waiting = Waiting(
                 conversation_id=conv.id,
                 channel=_known(conv.channel),
                 locale=conv.locale,
-                text=text,
+                text=await self._routing_text(session, conv),
                 segment=customer.segment,
                 queued_at=now,
             )
-            if self.policy.default_team is not None:
-                rule = first_match(waiting, self.policy.rules)
-                conv.team = rule.team if rule else self.policy.default_team
-                conv.required_skills = sorted(rule.skills) if rule else []
+            rule = first_match(waiting, self.policy.rules)
+            conv.team = rule.team if rule else self.policy.default_team
+            conv.required_skills = sorted(rule.skills) if rule else []
         if customer.segment in self.policy.vip_segments and conv.priority >= 0:
             conv.priority = max(conv.priority, 10)
         sla = find_policy(self.policy.sla, conv.team, customer.segment)
@@ -756,4 +751,4 @@ def _changed(conv: Conversation) -> dict[str, Any]:
     return {"type": "conversation", "conversation_id": conv.id}
 
 
-__all__ = ["Customer", "Desk", "Invalid", "SlaView", "agent_state", "csat_score"]
+__all__ = ["Desk", "Invalid", "SlaView", "agent_state", "csat_score"]

@@ -409,7 +409,7 @@ class Router:
         )
         if not moved:
             raise Conflict("not_with_bot", "the conversation is already with the agents")
-        await self.desk.on_queued(session, conv, reason, txn)
+        await self.desk.on_queued(session, conv, txn)
         meta: dict[str, Any] = {"reason": reason}
         if conv.team:
             meta["team"] = conv.team
