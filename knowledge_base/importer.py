@@ -1,4 +1,5 @@
-"""Read articles from YAML, JSON or CSV, with errors that name the item or line at fault."""
+"""Read and write articles as YAML, JSON or CSV, with errors that name the item or line at
+fault. Writing then reading gives back exactly what was written (the formats round-trip)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import yaml
 
 from channels.errors import SwitchboardError
 
-FIELDS = ("id", "locale", "title", "body", "questions", "tags")
+FIELDS = ("id", "locale", "title", "body", "questions", "tags", "category", "status")
+STATUSES = ("draft", "in_review", "published", "archived")
+FORMATS = ("yaml", "json", "csv")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_ID = 128
 
@@ -36,6 +39,10 @@ def read_articles(path: Path) -> list[dict[str, Any]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return list(_from_csv(text, path))
+    return _from_document(text, suffix, path)
+
+
+def _from_document(text: str, suffix: str, path: Path) -> list[dict[str, Any]]:
     if suffix in {".yaml", ".yml"}:
         try:
             data = yaml.safe_load(text)
@@ -78,8 +85,10 @@ def _from_csv(text: str, path: Path) -> Iterator[dict[str, Any]]:
             raise ArticleImportError(f"{where}: more fields than columns")
         item: dict[str, Any] = dict(row)
         for name in ("questions", "tags"):
-            value = item.get(name) or ""
-            item[name] = [p.strip() for p in value.split("|") if p.strip()]
+            item[name] = split_cell(item.get(name) or "")
+        for name in ("category", "status"):
+            if not item.get(name):
+                item.pop(name, None)
         article = validate(item, where)
         key = (article["id"], article["locale"])
         if key in seen:
@@ -116,8 +125,94 @@ def validate(item: Any, where: str) -> dict[str, Any]:
         value = item.get(name) or []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ArticleImportError(f"{where}: '{name}' must be a list of strings")
-        article[name] = [v.strip() for v in value if v.strip()]
+        # One line each (a CSV cell lists them one per line), no repeats, order kept.
+        cleaned = (" ".join(v.split()) for v in value)
+        article[name] = list(dict.fromkeys(v for v in cleaned if v))
+    category = item.get("category")
+    if category is not None:
+        if not isinstance(category, str):
+            raise ArticleImportError(f"{where}: 'category' must be a string")
+        category = " ".join(category.split())
+        if len(category) > 100:
+            raise ArticleImportError(f"{where}: 'category' is longer than 100 characters")
+    article["category"] = category or None
+    status = item.get("status")
+    if status is not None and status not in STATUSES:
+        raise ArticleImportError(f"{where}: 'status' must be one of {', '.join(STATUSES)}")
+    if status:
+        article["status"] = status
     return article
+
+
+def split_cell(value: str) -> list[str]:
+    """A CSV cell's list: one item per line, or (older files) items separated by "|"."""
+    parts = value.splitlines() if "\n" in value else value.split("|")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def join_cell(items: list[str]) -> str:
+    """The inverse of ``split_cell``: a lone item holding "|" gets a line break to keep it
+    whole."""
+    text = "\n".join(items)
+    return text + "\n" if len(items) == 1 and "|" in items[0] else text
+
+
+def export_rows(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Articles as plain records in file order, fields in the documented order."""
+    return [
+        {f: a.get(f) for f in FIELDS if a.get(f) is not None or f in ("questions", "tags")}
+        for a in articles
+    ]
+
+
+def dumps(articles: list[dict[str, Any]], fmt: str) -> str:
+    """Serialise articles as ``fmt`` (yaml, json or csv)."""
+    rows = export_rows(articles)
+    if fmt == "json":
+        return json.dumps({"articles": rows}, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "yaml":
+        return yaml.dump(
+            {"articles": rows},
+            Dumper=_BlockDumper,
+            allow_unicode=True,
+            sort_keys=False,
+            width=100,
+        )
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    **{f: row.get(f) or "" for f in FIELDS},
+                    "questions": join_cell(row.get("questions") or []),
+                    "tags": join_cell(row.get("tags") or []),
+                }
+            )
+        return out.getvalue()
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def loads(text: str, fmt: str, name: str = "upload") -> list[dict[str, Any]]:
+    """Parse and validate a whole document (``read_articles`` for text already in memory)."""
+    if fmt == "csv":
+        return list(_from_csv(text.removeprefix("\ufeff"), Path(name)))
+    if fmt not in ("yaml", "json"):
+        raise ArticleImportError(f"{name}: unknown format {fmt!r} (use yaml, json or csv)")
+    return _from_document(text, "." + fmt, Path(name))
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (article bodies) as readable ``|`` blocks."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str_representer)
 
 
 def _check_unique(articles: list[dict[str, Any]], path: Path, places: list[str]) -> None:

@@ -1,7 +1,9 @@
 """The knowledge base as the bot and the CLI use it: import, and search that stays fresh.
 
-Every process keeps its own index and rebuilds it when the database's KB revision moves, so
-an import from the CLI (another process) reaches a running server within ``refresh_seconds``.
+Every process keeps its own index over the *published* versions of the articles and rebuilds
+it when the database's KB revision moves (a publish, archive, rollback or import), so a change
+made in another process reaches a running server within ``refresh_seconds``. Drafts and
+articles in review never reach customers.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from knowledge_base import markdown
+from knowledge_base.editor import KnowledgeEditor
 from knowledge_base.index import IndexedArticle, Match, SearchIndex
 from storage.db import Database
+from storage.models import ArticleStatus
 from storage.repos import articles as article_repo
 
 log = logging.getLogger("switchboard.kb")
-BATCH = 500
 
 
 class KnowledgeBase:
@@ -43,15 +47,15 @@ class KnowledgeBase:
                 revision = await article_repo.revision(session)
                 if revision == self._revision and not force:
                     return False
-                rows = await article_repo.all_articles(session)
+                rows = await article_repo.published(session)
             indexed = [
                 IndexedArticle(
                     id=r.id,
                     locale=r.locale,
                     title=r.title,
-                    body=r.body,
-                    questions=tuple(r.questions or ()),
-                    tags=tuple(r.tags or ()),
+                    body=markdown.to_text(r.body),  # channels show no Markdown
+                    questions=tuple(r.questions),
+                    tags=tuple(r.tags),
                 )
                 for r in rows
             ]
@@ -78,18 +82,13 @@ class KnowledgeBase:
         articles: Sequence[dict[str, Any]],
         now: datetime,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        actor: str = "import",
+        note: str = "import",
+        default_status: ArticleStatus = ArticleStatus.PUBLISHED,
     ) -> dict[str, int]:
         """Upsert by (id, locale) in batches; idempotent. Returns counts per outcome."""
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
-        total = len(articles)
-        for start in range(0, total, BATCH):
-            batch = articles[start : start + BATCH]
-            async with self._db.transaction() as session:
-                await article_repo.preload(session, sorted({a["id"] for a in batch}))
-                for article in batch:
-                    counts[await article_repo.upsert(session, article, now)] += 1
-                if counts["created"] or counts["updated"]:
-                    await article_repo.bump_revision(session, now)
-            if progress:
-                progress(min(start + BATCH, total), total)
-        return counts
+        editor = KnowledgeEditor(self._db, lambda: now)
+        return await editor.import_articles(
+            articles, actor=actor, note=note, default_status=default_status, progress=progress
+        )

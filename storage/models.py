@@ -320,7 +320,21 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class ArticleStatus(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
 class Article(Base):
+    """One article in one locale: the working copy a knowledge manager edits.
+
+    ``version`` is the working copy's version; ``published_version`` the one the bot answers
+    from (None: the bot does not use this article). A published article being edited is a
+    draft again while its last published version keeps answering.
+    """
+
     __tablename__ = "articles"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -329,7 +343,70 @@ class Article(Base):
     body: Mapped[str] = mapped_column(Text)
     questions: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    category: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.DRAFT.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    status_changed_by: Mapped[str | None] = mapped_column(String(200))
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ArticleVersion(Base):
+    """Every saved state of an article's content, never changed once written."""
+
+    __tablename__ = "article_versions"
+
+    article_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    category: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(String(500))  # "rollback to 3", "import kb.csv"
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ArticleEvent(Base):
+    """The workflow's history: who moved an article from which status to which, and when."""
+
+    __tablename__ = "article_events"
+    __table_args__ = (Index("ix_article_events_article", "article_id", "locale", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(128))
+    locale: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ArticleFeedback(Base):
+    """A customer's "was this helpful?" on one bot answer (one vote per answer, changeable)."""
+
+    __tablename__ = "article_feedback"
+    __table_args__ = (Index("ix_article_feedback_article", "article_id", "locale"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoints.id"), unique=True)
+    article_id: Mapped[str] = mapped_column(String(128))
+    locale: Mapped[str] = mapped_column(String(16))
+    article_version: Mapped[int | None] = mapped_column(Integer)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    question: Mapped[str | None] = mapped_column(Text)  # what the customer asked
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -1,4 +1,4 @@
-"""The ``switchboard`` command: serve, db upgrade, demo, agent add, kb import, kb search."""
+"""The ``switchboard`` command: serve, db upgrade, demo, agent add, kb import/export/search."""
 
 from __future__ import annotations
 
@@ -81,6 +81,25 @@ def build_parser() -> argparse.ArgumentParser:
         "import", parents=[common], help="import articles from YAML, JSON or CSV"
     )
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--status",
+        choices=("draft", "in_review", "published", "archived"),
+        default="published",
+        help="status of items that name none (default: published, answering at once)",
+    )
+    exp = kb_sub.add_parser(
+        "export", parents=[common], help="export every article as YAML, JSON or CSV"
+    )
+    exp.add_argument("file", type=Path, help="where to write ('-': standard output)")
+    exp.add_argument(
+        "--format", choices=("yaml", "json", "csv"), help="default: from the file's extension"
+    )
+    exp.add_argument(
+        "--status",
+        action="append",
+        choices=("draft", "in_review", "published", "archived"),
+        help="only articles in this status (repeatable)",
+    )
     search = kb_sub.add_parser(
         "search", parents=[common], help="rank articles for a question ('-': one per stdin line)"
     )
@@ -140,7 +159,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "telegram":
         return await commands.telegram_set_webhook(settings)
     if args.command == "kb" and args.kb_command == "import":
-        return await commands.kb_import(settings, args.file)
+        return await commands.kb_import(settings, args.file, args.status)
+    if args.command == "kb" and args.kb_command == "export":
+        return await commands.kb_export(settings, args.file, args.format, args.status or [])
     if args.command == "kb" and args.kb_command == "search":
         if not 1 <= args.limit <= 100:
             raise SwitchboardError("--limit must be 1..100")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -12,17 +13,20 @@ from channels.errors import SwitchboardError
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from channels.telegram import set_webhook
 from console.auth import create_agent
-from knowledge_base.importer import read_articles
+from knowledge_base.importer import dumps, read_articles
 from knowledge_base.service import KnowledgeBase
 from routing.clock import SystemClock
 from storage import migrate
 from storage.db import Database
+from storage.models import ArticleStatus
 from storage.repos import agents as agent_repo
+from storage.repos import articles as article_repo
 from switchboard.settings import Settings
 from switchboard.workspace import load_workspace
 
 DEMO_AGENT = ("demo@example.com", "Demo Agent", "demo-password")
 DEMO_SUPERVISOR = ("supervisor@example.com", "Demo Supervisor", "demo-password")
+DEMO_MANAGER = ("knowledge@example.com", "Demo Knowledge Manager", "demo-password")
 DEMO_SKILLS = ["lang:en", "lang:th", "lang:zh", "lang:fa", "channel:voice", "product:cards"]
 
 
@@ -93,16 +97,46 @@ async def agent_add(
     return 0
 
 
-async def kb_import(settings: Settings, path: Path) -> int:
+async def kb_import(settings: Settings, path: Path, status: str = "published") -> int:
     articles = read_articles(path)  # all validated before anything is written
     async with _database(settings) as database:
         counts = await KnowledgeBase(database).import_articles(
-            articles, SystemClock().now(), _progress(len(articles))
+            articles,
+            SystemClock().now(),
+            _progress(len(articles)),
+            actor="cli",
+            note=f"import {path.name}",
+            default_status=ArticleStatus(status),
         )
     print(
         f"imported {len(articles)} article(s) from {path}: "
         f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged"
     )
+    return 0
+
+
+async def kb_export(settings: Settings, path: Path, fmt: str | None, statuses: list[str]) -> int:
+    fmt = fmt or {".yml": "yaml", ".yaml": "yaml", ".json": "json", ".csv": "csv"}.get(
+        path.suffix.lower()
+    )
+    if fmt is None:
+        raise SwitchboardError(f"{path}: say --format yaml, json or csv")
+    async with _database(settings) as database, database.transaction() as session:
+        rows = await article_repo.all_articles(session)
+    articles = [
+        {"id": r.id, "locale": r.locale, "status": r.status, **article_repo.content_of(r)}
+        for r in rows
+        if not statuses or r.status in statuses
+    ]
+    text = dumps(articles, fmt)
+    if str(path) == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+        except OSError as exc:
+            raise SwitchboardError(f"{path}: cannot write ({exc.strerror})") from None
+        print(f"exported {len(articles)} article(s) to {path}", file=sys.stderr)
     return 0
 
 
@@ -157,6 +191,7 @@ async def demo(settings: Settings) -> int:
         for (email, name, password), role in (
             (DEMO_AGENT, "agent"),
             (DEMO_SUPERVISOR, "supervisor"),
+            (DEMO_MANAGER, "knowledge_manager"),
         ):
             async with database.transaction() as session:
                 exists = await agent_repo.by_email(session, email)
@@ -173,6 +208,7 @@ async def demo(settings: Settings) -> int:
                 )
     print(f"demo agent: {DEMO_AGENT[0]} / {DEMO_AGENT[2]}")
     print(f"demo supervisor: {DEMO_SUPERVISOR[0]} / {DEMO_SUPERVISOR[2]}")
+    print(f"demo knowledge manager: {DEMO_MANAGER[0]} / {DEMO_MANAGER[2]}")
     return 0
 
 

@@ -1,0 +1,113 @@
+"""Article bodies are Markdown: rendered to safe HTML for the console, and to plain text for
+channels that show no formatting (SMS, WhatsApp, email text parts, the bot's answers).
+
+Raw HTML in a body is shown as text, never interpreted; links with scripts or data URLs are
+dropped by the parser; the HTML is then cleaned again against an allow-list (two guards).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+_TAGS = {
+    "p", "br", "hr", "strong", "em", "s", "code", "pre", "blockquote", "ul", "ol", "li",
+    "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "img",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "th": {"style"},
+    "td": {"style"},
+}
+
+
+@functools.cache
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+        ["table", "strikethrough"]
+    )
+
+
+def to_html(markdown: str) -> str:
+    html = _parser().render(markdown)
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "tel"},
+        link_rel="noopener noreferrer nofollow",
+        filter_style_properties={"text-align"},
+    )
+
+
+def to_text(markdown: str) -> str:
+    """Readable plain text: emphasis marks gone, links as "text (url)", lists as "• item"."""
+    out: list[str] = []
+    lists: list[list[int]] = []  # per open list: [next number] or [] for bullets
+    for token in _parser().parse(markdown):
+        kind = token.type
+        if kind == "inline":
+            out.append(_inline(token.children or []))
+        elif kind in ("paragraph_close", "heading_close", "blockquote_close", "table_close"):
+            if not lists:
+                out.append("\n\n")
+        elif kind in ("fence", "code_block"):
+            out.append(token.content.rstrip("\n") + "\n\n")
+        elif kind == "bullet_list_open":
+            lists.append([])
+        elif kind == "ordered_list_open":
+            lists.append([int(token.attrGet("start") or 1)])
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+            if not lists:
+                out.append("\n")
+        elif kind == "list_item_open":
+            indent = "  " * (len(lists) - 1)
+            current = lists[-1] if lists else []
+            if current:
+                out.append(f"{indent}{current[0]}. ")
+                current[0] += 1
+            else:
+                out.append(f"{indent}• ")
+        elif kind == "list_item_close":
+            out.append("\n")
+        elif kind == "hr":
+            out.append("\n")
+        elif kind in ("th_close", "td_close"):
+            out.append(" | ")
+        elif kind == "tr_close":
+            out.append("\n")
+    text = "".join(out)
+    lines = [line.rstrip(" |") if "|" in line else line.rstrip() for line in text.split("\n")]
+    cleaned = "\n".join(lines).strip()
+    while "\n\n\n" in cleaned:
+        cleaned = cleaned.replace("\n\n\n", "\n\n")
+    return cleaned
+
+
+def _inline(children: list[Token]) -> str:
+    parts: list[str] = []
+    href: list[str | None] = []
+    start: list[int] = []
+    for child in children:
+        kind = child.type
+        if kind in ("text", "code_inline"):
+            parts.append(child.content)
+        elif kind in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif kind == "link_open":
+            href.append(str(child.attrGet("href") or "") or None)
+            start.append(len(parts))
+        elif kind == "link_close" and href:
+            url = href.pop()
+            label = "".join(parts[start.pop() :])
+            if url and url != label and url.removeprefix("mailto:") != label:
+                parts.append(f" ({url})")
+        elif kind == "image":
+            parts.append(child.content or str(child.attrGet("alt") or ""))
+    return "".join(parts)
