@@ -26,6 +26,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.bot_fallbacks = Counter(
+            "switchboard_bot_fallbacks",
+            "Messages the embedded FAQ bot answered because the bot backend could not, by reason",
+            ["backend", "reason"],
+            registry=self.registry,
+        )
         self.escalations = Counter(
             "switchboard_escalations",
             "Conversations escalated to the human queue, by reason",

@@ -15,7 +15,9 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.assistant import Assistant
 from bot.faq import FaqAssistant
+from bot.rasa import RasaAssistant
 from channels import line, messenger, telegram, whatsapp
 from channels.base import ChannelRegistry, ChannelTraits, Report
 from channels.email.adapter import EmailAdapter, EmailTemplates, SmtpSettings
@@ -29,10 +31,13 @@ from channels.webchat import WebChatAdapter, WebChatEndpoint
 from console.api import ConsoleApi
 from console.canned import CannedApi
 from console.http import errors_middleware
+from console.kb import KbApi
 from console.ws import ConsoleSocket
 from ivr.engine import Engine
 from ivr.flow import Flow, FlowError, load_flow
 from ivr.webhooks import VoiceAdapter, VoiceWebhooks
+from knowledge_base import semantic
+from knowledge_base.index import SearchIndex
 from knowledge_base.service import KnowledgeBase
 from routing.clock import Clock, SystemClock
 from routing.hub import Hub, RedisHub
@@ -85,13 +90,15 @@ def create_app(
     hub = app[HUB] = (
         RedisHub(settings.redis_url, settings.redis_channel) if settings.redis_url else Hub()
     )
+    # The sentence model (bot.semantic) re-ranks in every index this process builds; it loads
+    # lazily, at the first build big enough to calibrate it.
+    SearchIndex.default_semantic = semantic.encoder_for(settings.bot.semantic)
     kb = app[KB] = KnowledgeBase(db)
     channels = app[CHANNELS] = ChannelRegistry()
     channels.register(WebChatAdapter(hub))
     outbox = app[OUTBOX] = OutboxWorker(db, channels, hub, clock, metrics_, settings.outbox)
-    assistant = FaqAssistant(
-        kb, default_locale=settings.bot.default_locale, suggestions=settings.bot.suggestions
-    )
+    rasa = _rasa(settings, kb, metrics_) if settings.bot.backend == "rasa" else None
+    assistant: Assistant = rasa or _faq(settings, kb)
     if settings.email.enabled:
         channels.register(_email_adapter(settings.email, clock), _email_traits(settings.email))
     closers = _register_messengers(settings, channels)
@@ -159,6 +166,8 @@ def create_app(
             await _check_schema(db)
             await hub.start()
             await kb.refresh(force=True)
+            if rasa is not None:
+                await rasa.start()
             if run_workers:
                 tasks = [
                     asyncio.create_task(outbox.run(), name="outbox"),
@@ -195,6 +204,8 @@ def create_app(
                         task.result()
             if twilio is not None:
                 await twilio.close()
+            if rasa is not None:
+                await rasa.close()
             for close in closers:
                 await close()
             await hub.stop()
@@ -218,6 +229,26 @@ def _config_path(name: str) -> Path:
     if not path.is_absolute() and not path.exists():
         path = ROOT / name
     return path
+
+
+def _faq(settings: Settings, kb: KnowledgeBase) -> FaqAssistant:
+    return FaqAssistant(
+        kb, default_locale=settings.bot.default_locale, suggestions=settings.bot.suggestions
+    )
+
+
+def _rasa(settings: Settings, kb: KnowledgeBase, metrics_: Metrics) -> RasaAssistant:
+    """Rasa over HTTP, with the embedded FAQ bot answering whenever Rasa cannot."""
+    bot = settings.bot
+    return RasaAssistant(
+        bot.rasa_url,
+        _faq(settings, kb),
+        timeout=bot.rasa_timeout_seconds,
+        handoff_intents=bot.rasa_handoff_intent_names,
+        threshold=bot.threshold,
+        default_locale=bot.default_locale,
+        on_fallback=lambda reason: metrics_.bot_fallbacks.labels("rasa", reason).inc(),
+    )
 
 
 def _workspace(settings: Settings) -> DeskPolicy:
@@ -414,6 +445,7 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
     )
     console_api.add_routes(app)
     CannedApi(console_api).add_routes(app)
+    KbApi(console_api, app[KB]).add_routes(app)
     ConsoleSocket(router, hub).add_routes(app)
 
 

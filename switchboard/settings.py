@@ -32,13 +32,37 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class BotSettings:
+    # The bot's confidence is a calibrated probability that its answer is right (the index
+    # quizzes itself at build time; bench/bot_accuracy.py measures it on BANKING77 and
+    # CLINC150), so 0.5 means "answer when more likely right than wrong". There, lexical only,
+    # it answers 82-83 % of in-scope questions right and 2-2.5 % wrongly, and escalates 94 % of
+    # CLINC150's out-of-scope ones; the confidence runs a little under the share right, so a
+    # lower threshold would answer more, wrongly more often too.
     threshold: float = 0.5
     suggestions: int = 2
     max_misses: int = 2
     default_locale: str = "en"
+    backend: str = "faq"  # faq (embedded) | rasa (a Rasa server, the FAQ bot as its fallback)
+    rasa_url: str = ""
+    rasa_timeout_seconds: float = 2.0
+    rasa_handoff_intents: str = "human_handoff"  # comma-separated Rasa intent names
+    # Sentence-model re-ranking of Latin-script questions: auto (when the `semantic` extra is
+    # installed) | on (required) | off.
+    semantic: str = "auto"
+
+    @property
+    def rasa_handoff_intent_names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.rasa_handoff_intents.split(",") if n.strip())
 
     def validate(self) -> None:
         _check(0.0 < self.threshold <= 1.0, "bot.threshold", "must be between 0 and 1")
+        _check(self.backend in ("faq", "rasa"), "bot.backend", "must be faq or rasa")
+        _check(self.semantic in ("auto", "on", "off"), "bot.semantic", "must be auto, on or off")
+        if self.backend == "rasa":
+            _check(bool(self.rasa_url), "bot.rasa_url", "must be set when bot.backend is rasa")
+        if self.rasa_url:
+            _url("bot.rasa_url", self.rasa_url)
+        _check(self.rasa_timeout_seconds > 0, "bot.rasa_timeout_seconds", "must be positive")
         _check(0 <= self.suggestions <= 10, "bot.suggestions", "must be 0..10")
         _check(1 <= self.max_misses <= 10, "bot.max_misses", "must be 1..10")
 
