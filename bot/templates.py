@@ -20,6 +20,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "csat_ask": "How did we do? Reply with a number from 1 (poor) to 5 (excellent).",
         "csat_comment": "Thank you! Is there anything you would like to add? (optional)",
         "csat_thanks": "Thank you for your feedback.",
+        "feedback_helpful": "Glad it helped!",
+        "feedback_unhelpful": 'Sorry that didn\'t help — rephrase your question, or tap "Talk to a person".',
     },
     "th": {
         "greet": 'สวัสดีครับ ผมเป็นผู้ช่วยอัตโนมัติ ถามได้เลยครับ หรือพิมพ์ "พนักงาน" เพื่อคุยกับเจ้าหน้าที่',
@@ -37,6 +39,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "csat_ask": "เราให้บริการเป็นอย่างไรบ้างครับ ตอบด้วยตัวเลข 1 (แย่) ถึง 5 (ดีมาก)",
         "csat_comment": "ขอบคุณครับ มีอะไรอยากบอกเพิ่มเติมไหมครับ (ไม่บังคับ)",
         "csat_thanks": "ขอบคุณสำหรับความคิดเห็นครับ",
+        "feedback_helpful": "ดีใจที่ช่วยได้ครับ",
+        "feedback_unhelpful": 'ขออภัยที่ยังไม่ได้ช่วย ลองถามใหม่ด้วยคำอื่น หรือแตะ "คุยกับพนักงาน" ครับ',
     },
     "zh": {
         "greet": "您好！我是智能助手。请直接提问，或输入“人工”联系客服人员。",
@@ -54,6 +58,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "csat_ask": "您对本次服务满意吗？请回复 1（很差）到 5（非常好）之间的数字。",
         "csat_comment": "谢谢！还有什么想补充的吗？（可选）",
         "csat_thanks": "感谢您的反馈。",
+        "feedback_helpful": "很高兴能帮到您！",
+        "feedback_unhelpful": "抱歉没能帮到您。请换个说法提问，或点击“转人工客服”。",
     },
     "fa": {
         "greet": "سلام! من دستیار مجازی هستم. سؤالتان را بپرسید یا برای گفتگو با اپراتور «اپراتور» را بنویسید.",
@@ -71,6 +77,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "csat_ask": "از خدمات ما راضی بودید؟ با عددی از ۱ (ضعیف) تا ۵ (عالی) پاسخ دهید.",
         "csat_comment": "سپاسگزاریم! چیزی هست که بخواهید اضافه کنید؟ (اختیاری)",
         "csat_thanks": "از بازخورد شما سپاسگزاریم.",
+        "feedback_helpful": "خوشحالم که کمک کرد!",
+        "feedback_unhelpful": "متأسفم که کمکی نکرد. سؤالتان را طور دیگری بپرسید یا «گفتگو با اپراتور» را بزنید.",
     },
 }
 

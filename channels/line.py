@@ -14,8 +14,9 @@ as a reply when the customer's last message brought a token less than ``REPLY_TO
 else (or when LINE refuses the token: already used, expired) as a push with a retry key derived
 from the touchpoint id, so the outbox's retries never deliver twice. Text over 5,000 characters
 is split at paragraph, sentence or word boundaries, five message objects per request; a reply
-that needs more than one request is pushed, never half-replied. Suggestions and the handoff
-button are quick-reply postback buttons on the last message. A reply whose answer was lost (a
+that needs more than one request is pushed, never half-replied. The feedback pair ("👍 Helpful",
+"👎 Not helpful": on an answer the customer may rate), the suggestions and the handoff button
+are quick-reply postback buttons on the last message (13 at most: the suggestions give way). A reply whose answer was lost (a
 timeout after LINE took it) can reach the customer twice: the reply API has no retry key.
 """
 
@@ -42,7 +43,7 @@ from channels.base import (
     OutboundMessage,
     Report,
 )
-from channels.buttons import handoff_label
+from channels.buttons import asks_feedback, feedback_labels, handoff_label
 from channels.errors import ChannelError, PermanentChannelError
 from channels.line_api import (
     DEFAULT_API_BASE_URL,
@@ -158,17 +159,21 @@ def render(message: OutboundMessage) -> list[dict[str, Any]]:
 
 
 def quick_reply(message: OutboundMessage) -> dict[str, Any] | None:
-    """One postback button per suggestion (up to 12) plus "talk to a person", on suggestions
-    or any bot answer. Pressing one shows the full title in the chat and sends it back as the
-    customer's text (it travels in the postback data: LINE's webhook omits the shown text)."""
+    """On suggestions or any bot answer: the feedback pair when the answer may be rated, one
+    postback button per suggestion (what is left of 13), then "talk to a person". Pressing one
+    shows the full title in the chat and sends it back as the customer's text (it travels in
+    the postback data: LINE's webhook omits the shown text)."""
     if not message.suggestions and message.author_kind is not AuthorKind.BOT:
         return None
+    locale = message.meta.get("locale")
     items = []
-    for suggestion in message.suggestions[: QUICK_REPLY_ITEMS - 1]:
+    if asks_feedback(message.meta):
+        items += [_button(label, f=1) for label in feedback_labels(locale)]
+    for suggestion in message.suggestions[: QUICK_REPLY_ITEMS - 1 - len(items)]:
         title = " ".join(suggestion.title.split())
         if title:
             items.append(_button(title, a=suggestion.article_id))
-    items.append(_button(handoff_label(message.meta.get("locale")), h=1))
+    items.append(_button(handoff_label(locale), h=1))
     return {"items": items}
 
 

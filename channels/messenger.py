@@ -7,9 +7,10 @@ permanent error saying the window closed).
 
 Rendering: the text, split into parts of at most 2000 characters (at paragraph, sentence or
 word boundaries, never inside a character), sent one after another in order. A bot's answer,
-and any reply with suggestions, gets quick replies on its last part: one per suggestion (at
-most 12) and "talk to a person" (``handoff_label``). A quick reply's title shows at most 20
-characters, and the webhook gives back only the title as shown plus our payload, so the
+and any reply with suggestions, gets quick replies on its last part: on an answer the customer
+may rate, "👍 Helpful" and "👎 Not helpful" first; then one per suggestion (13 quick replies at
+most: the suggestions get what the others leave, 10 or 12) and "talk to a person"
+(``handoff_label``). A quick reply's title shows at most 20 characters, and the webhook gives back only the title as shown plus our payload, so the
 payload carries the full title (``sb:text:<title>``): the press arrives as that text.
 """
 
@@ -22,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from channels.base import ChannelTraits, DeliveryReceipt, OutboundMessage
-from channels.buttons import handoff_label
+from channels.buttons import asks_feedback, feedback_labels, handoff_label
 from channels.errors import PermanentChannelError
 from channels.messenger_api import CHANNEL, DEFAULT_API_VERSION, GraphApi, MessengerRejected
 from channels.messenger_webhooks import QUICK_REPLY_PREFIX, MessengerWebhooks
@@ -126,13 +127,15 @@ def render(message: OutboundMessage) -> list[dict[str, Any]]:
 
 
 def quick_replies(message: OutboundMessage) -> list[dict[str, str]]:
-    """One per suggestion, then "talk to a person"; none unless the bot wrote or there are
-    suggestions."""
+    """The feedback pair (on an answer to rate), one per suggestion, then "talk to a person";
+    none unless the bot wrote or there are suggestions."""
     if not message.suggestions and message.author_kind is not AuthorKind.BOT:
         return []
+    locale = message.meta.get("locale")
+    rate = list(feedback_labels(locale)) if asks_feedback(message.meta) else []
     titles = [" ".join(s.title.split()) for s in message.suggestions]
-    titles = [t for t in dict.fromkeys(titles) if t][: QUICK_REPLIES - 1]
-    titles.append(handoff_label(message.meta.get("locale")))
+    titles = [t for t in dict.fromkeys(titles) if t and t not in rate]
+    titles = [*rate, *titles[: QUICK_REPLIES - 1 - len(rate)], handoff_label(locale)]
     room = PAYLOAD_LIMIT - len(QUICK_REPLY_PREFIX)
     return [
         {

@@ -3,10 +3,11 @@
 Outbound (here): replies as plain text (no parse mode, so nothing the text contains is read
 as markup), split into messages of at most 4096 characters (counted as UTF-16 code units, as
 conservative as Telegram's count) at paragraph, sentence or word ends, in order. Bot answers and
-replies with suggestions get an inline keyboard under the last part: one button per suggestion
-(its full title: Telegram sets no limit on a label, clients elide long ones) and a "talk to a
-person" button; a press comes back as the title's text (see ``channels.telegram_api`` for how a
-button carries it in 64 bytes).
+replies with suggestions get an inline keyboard under the last part: on an answer the customer
+may rate, a row of "👍 Helpful" and "👎 Not helpful" first; then one button per suggestion (its
+full title: Telegram sets no limit on a label, clients elide long ones) and a "talk to a person"
+button; a press comes back as the label's text (see ``channels.telegram_api`` for how a button
+carries it in 64 bytes: every feedback label fits whole).
 
 Inbound, long polling and webhook setup: ``channels.telegram_receive`` and
 ``channels.telegram_api``, re-exported here. The address is the private chat's id (the user's
@@ -22,7 +23,7 @@ from collections import OrderedDict
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from channels.base import ChannelTraits, DeliveryReceipt, OutboundMessage
-from channels.buttons import handoff_label
+from channels.buttons import asks_feedback, feedback_labels, handoff_label
 from channels.errors import PermanentChannelError
 from channels.telegram_api import (
     TEXT_LIMIT,
@@ -55,11 +56,21 @@ log = logging.getLogger("switchboard.telegram")
 
 
 def keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
-    """One row per suggestion, then the handoff button; None for a plain agent reply."""
+    """The feedback row (on an answer to rate), one row per suggestion, then the handoff
+    button; None for a plain agent reply."""
     if not message.suggestions and message.author_kind != AuthorKind.BOT:
         return None
     locale = message.meta.get("locale")
-    rows = [
+    rows: list[list[InlineKeyboardButton]] = []
+    if asks_feedback(message.meta):
+        # "t:<label>": the label is what the press sends (it fits the 64 bytes whole).
+        rows.append(
+            [
+                InlineKeyboardButton(label, callback_data=suggestion_data("feedback", label))
+                for label in feedback_labels(locale)
+            ]
+        )
+    rows += [
         [InlineKeyboardButton(title, callback_data=suggestion_data(s.article_id, title))]
         for s in message.suggestions
         if (title := " ".join(s.title.split()))

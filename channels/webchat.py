@@ -4,6 +4,10 @@ Inbound: ``GET /chat/ws`` speaks the JSON frames in docs/protocol.md; a customer
 acknowledged only after the router has stored it. Outbound: ``send`` publishes to the
 customer's hub topic, which reaches their socket on whichever process holds it; a customer who
 is not connected gets everything on their next ``hello``.
+
+An answer the customer may rate carries ``feedback`` (the two button labels in their language);
+the widget shows them under it, and a press sends the label as an ordinary message, which the
+router reads as the vote (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from channels.base import DeliveryReceipt, InboundMessage, OutboundMessage
+from channels.buttons import asks_feedback, feedback_labels
 from routing import views
 from routing.hub import CONSOLE, Hub, Subscription, customer_topic
 from routing.router import Router
@@ -69,6 +75,7 @@ class WebChatAdapter:
                 "suggestions": [
                     {"article_id": s.article_id, "title": s.title} for s in message.suggestions
                 ],
+                "feedback": feedback_buttons(message.meta, message.meta.get("locale")),
             },
         }
         await self._hub.publish(customer_topic(CHANNEL, message.address), frame)
@@ -187,7 +194,11 @@ class WebChatEndpoint:
                 }
                 if conv
                 else None,
-                "history": [views.customer_message(t, names.get(t.agent_id or 0)) for t in items],
+                "history": [
+                    views.customer_message(t, names.get(t.agent_id or 0))
+                    | {"feedback": feedback_buttons(t.meta or {}, conv.locale if conv else None)}
+                    for t in items
+                ],
             }
         )
         state.forwarder = asyncio.create_task(state.subscription.pump(state.ws.send_json))
@@ -252,6 +263,14 @@ class WebChatEndpoint:
             raise FrameError("bad_ids", "ids must be a list of at most 500 message ids")
         assert state.visitor is not None
         await self._router.mark_delivered(CHANNEL, state.visitor, ids)
+
+
+def feedback_buttons(meta: Mapping[str, Any], locale: str | None) -> dict[str, str] | None:
+    """The labels of the "was this helpful?" buttons of an answer to rate, else None."""
+    if not asks_feedback(meta):
+        return None
+    helpful, not_helpful = feedback_labels(locale)
+    return {"helpful": helpful, "not_helpful": not_helpful}
 
 
 def _parse(data: str) -> dict[str, Any]:

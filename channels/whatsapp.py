@@ -11,6 +11,10 @@ Rendering a reply:
   before it goes out as plain parts). Three or more: a *list message* (one "Options" button
   opening up to 10 rows: 9 suggestions plus "talk to a person"; row titles cut to 24
   characters, the full title or the summary as the row's description, 72 at most).
+- An answer the customer may rate gets exactly three reply buttons, WhatsApp's most:
+  "👍 Helpful", "👎 Not helpful" and "talk to a person" (every label fits 20 characters). The
+  vote wins over the suggestions, which are left out: a list would hide the vote behind its
+  "Options" button, and the "not helpful" reply leads on to rephrasing or to a person.
   Each button's id carries the full title, so a press reads as the whole title typed out.
 
 Free-form messages reach a customer only within 24 hours of their last message (``TRAITS``
@@ -29,7 +33,7 @@ from datetime import timedelta
 from typing import Any
 
 from channels.base import ChannelTraits, DeliveryReceipt, OutboundMessage
-from channels.buttons import handoff_label
+from channels.buttons import asks_feedback, feedback_labels, handoff_label
 from channels.errors import PermanentChannelError
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from channels.text import sms_length, split_sms
@@ -107,6 +111,10 @@ def _split_before(text: str, last_limit: int) -> tuple[list[str], str]:
 def _choices(message: OutboundMessage) -> list[_Choice]:
     if not message.suggestions and message.author_kind is not AuthorKind.BOT:
         return []
+    locale = message.meta.get("locale")
+    if asks_feedback(message.meta):  # three reply buttons, the most WhatsApp allows
+        rate = [_Choice(label, SUGGESTION_ID) for label in feedback_labels(locale)]
+        return [*rate, _Choice(handoff_label(locale), HANDOFF_ID)]
     seen: set[str] = set()
     choices = []
     for suggestion in message.suggestions:
@@ -115,7 +123,7 @@ def _choices(message: OutboundMessage) -> list[_Choice]:
             seen.add(title)
             choices.append(_Choice(title, SUGGESTION_ID, " ".join(suggestion.summary.split())))
     choices = choices[: MAX_ROWS - 1]
-    return [*choices, _Choice(handoff_label(message.meta.get("locale")), HANDOFF_ID)]
+    return [*choices, _Choice(handoff_label(locale), HANDOFF_ID)]
 
 
 def _text(body: str) -> dict[str, Any]:

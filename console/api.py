@@ -11,6 +11,7 @@ from aiohttp.helpers import content_disposition_header
 
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from console import auth
+from console.gaps import GapsApi
 from console.http import BadRequest, Gone, int_param, read_json
 from console.supervisor import supervisor_overview
 from routing import views
@@ -72,6 +73,7 @@ class ConsoleApi:
         r.add_get("/api/v1/customers/{id}", self.customer)
         r.add_get("/api/v1/customers/{id}/history", self.history)
         r.add_get("/api/v1/attachments/{id}", self.attachment)
+        GapsApi(self).add_routes(app)
 
     async def agent(self, request: web.Request) -> Agent:
         header = request.headers.get("Authorization", "")

@@ -51,6 +51,7 @@ _THREAD_KEYS = (
     "acknowledgement",
     "to_name",
     "reply_context",
+    "asks_feedback",  # an answer the customer may rate: the adapter adds its feedback buttons
 )
 log = logging.getLogger("switchboard.outbox")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.assistant import BotReply
+from bot.assistant import BotReply, Intent
 from bot.faq import summary
 from channels.base import ChannelTraits
 from storage.models import ContactIdentity, Conversation, Touchpoint
@@ -55,8 +55,13 @@ def thread_headers(conv: Conversation, last: Touchpoint | None) -> dict[str, Any
     return {"subject": conv.subject, "in_reply_to": message_id, "references": references}
 
 
-def answer_meta(reply: BotReply) -> dict[str, Any]:
-    return {
+def answer_meta(
+    reply: BotReply, question: str | None = None, *, rate: bool = False
+) -> dict[str, Any]:
+    """What a bot answer's touchpoint records: the article, the confidence, the suggestions,
+    and the customer's ``question`` with its language (what knowledge-gap reports read).
+    ``rate``: an answered question the customer is asked to rate ("was this helpful?")."""
+    meta: dict[str, Any] = {
         "intent": reply.intent.value,
         "article_id": reply.article_id,
         "article_locale": reply.article_locale,
@@ -71,6 +76,22 @@ def answer_meta(reply: BotReply) -> dict[str, Any]:
             for s in reply.suggestions
         ],
     }
+    if question is not None:
+        meta.update(question=question, locale=reply.locale)
+    if rate and reply.article_id:
+        meta["asks_feedback"] = True
+    return meta
+
+
+def recorded_answer(meta: dict[str, Any]) -> BotReply:
+    """The bot's proposal as an answer's touchpoint recorded it (article and confidence)."""
+    return BotReply(
+        intent=Intent.FAQ,
+        confidence=float(meta.get("confidence") or 0.0),
+        locale=str(meta.get("locale") or "en"),
+        article_id=meta.get("article_id"),
+        article_locale=meta.get("article_locale"),
+    )
 
 
 def nearest_articles(reply: BotReply) -> list[dict[str, Any]]:

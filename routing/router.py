@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import feedback
 from bot.assistant import Assistant, BotContext, BotReply, Intent
 from bot.templates import say
 from channels.base import DEFAULT_TRAITS, ChannelTraits, Control, InboundMessage
@@ -42,6 +43,7 @@ from storage.models import (
 from storage.repos import agents as agent_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import customers as customer_repo
+from storage.repos import feedback as feedback_repo
 from storage.repos import outbox as outbox_repo
 from storage.repos import touchpoints as tp_repo
 
@@ -168,6 +170,8 @@ class Router:
                 if identity
                 else None
             )
+            if conv is not None and await self._vote_in(session, conv, identity, msg):
+                return None  # a vote on the bot's last answer: nothing to ask the bot
         if conv is not None and conv.status is not ConversationStatus.BOT:
             return None
         return await self.assistant.respond(
@@ -239,9 +243,12 @@ class Router:
                 locale=msg.locale,
                 subject=msg.subject,
             )
+        vote = None if created else await self._vote_in(session, conv, identity, msg)
         meta: dict[str, Any] = dict(msg.meta)
         if msg.automatic:
             meta["automatic"] = msg.automatic
+        if vote is not None:
+            meta["feedback"] = {"touchpoint_id": vote[0].id, "helpful": vote[1]}
         inbound = await self._record(
             session,
             conv,
@@ -284,13 +291,75 @@ class Router:
             return result
         if conv.status is ConversationStatus.CLOSED:  # a threaded reply to a closed conversation
             result.replies = await self._escalate(session, conv, identity, "reopened", txn)
+        elif conv.status is ConversationStatus.BOT and vote is not None:
+            result.replies = await self._vote(session, conv, identity, *vote, txn)
         elif conv.status is ConversationStatus.BOT:
             if reply is None:  # an in-process bot, or handed back to the bot since we looked
                 reply = await self.assistant.respond(
                     BotContext(msg.text, conv.id, customer.id, msg.channel, conv.locale)
                 )
-            result.replies = await self._decide(session, conv, identity, reply, txn)
+            result.replies = await self._decide(session, conv, identity, reply, msg.text, txn)
         return result
+
+    async def _vote_in(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        identity: ContactIdentity | None,
+        msg: InboundMessage,
+    ) -> tuple[Touchpoint, bool] | None:
+        """The bot's answer ``msg`` votes on ("👍 Helpful", "👎"), and the vote; None when
+        ``msg`` is no vote, or there is no answered question to rate (an ordinary message)."""
+        if (
+            conv.status is not ConversationStatus.BOT
+            or identity is None
+            or msg.control is not None
+            or msg.automatic
+            or not inbound_steps.may_auto_reply(
+                identity, self._traits(msg.channel), self.clock.now()
+            )
+        ):
+            return None
+        helpful = feedback.classify(msg.text)
+        if helpful is None:
+            return None
+        answer = await feedback_repo.answer_to_rate(session, conv.id)
+        return None if answer is None else (answer, helpful)
+
+    async def _vote(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        identity: ContactIdentity,
+        answer: Touchpoint,
+        helpful: bool,
+        txn: _Txn,
+    ) -> list[Touchpoint]:
+        """Record the vote (a changed vote replaces the earlier one) and answer it briefly. A
+        new "not helpful" is a miss of the bot's, so the usual escalation applies."""
+        earlier = await feedback_repo.record_vote(session, answer, helpful, self.clock.now())
+        self.metrics.bot.labels("helpful" if helpful else "unhelpful").inc()
+        if not helpful and earlier is not False:
+            conv.bot_misses += 1
+            if conv.bot_misses >= self._max_misses(conv):
+                self.metrics.bot.labels("escalated").inc()
+                said = answer.meta or {}
+                return await self._escalate(
+                    session,
+                    conv,
+                    identity,
+                    "bot_unanswered",
+                    txn,
+                    replies.recorded_answer(said),
+                    question=said.get("question"),
+                )
+        elif helpful and earlier is False:  # the customer changed their mind: not a miss
+            conv.bot_misses = max(conv.bot_misses - 1, 0)
+        text = say("feedback_helpful" if helpful else "feedback_unhelpful", conv.locale)
+        meta = {"intent": "feedback", "feedback": {"touchpoint_id": answer.id, "helpful": helpful}}
+        return [
+            await self._send(session, conv, identity, TouchpointKind.BOT_ANSWER, text, meta, txn)
+        ]
 
     async def _control(
         self,
@@ -332,6 +401,7 @@ class Router:
         conv: Conversation,
         identity: ContactIdentity,
         reply: BotReply,
+        question: str,
         txn: _Txn,
     ) -> list[Touchpoint]:
         conv.locale = reply.locale or conv.locale
@@ -356,18 +426,20 @@ class Router:
                     identity,
                     TouchpointKind.BOT_ANSWER,
                     reply.text,
-                    replies.answer_meta(reply),
+                    replies.answer_meta(reply, question, rate=True),
                     txn,
                 )
             ]
         conv.bot_misses += 1
-        if conv.bot_misses >= (self._traits(conv.channel).max_misses or self.policy.max_misses):
+        if conv.bot_misses >= self._max_misses(conv):
             self.metrics.bot.labels("escalated").inc()
-            return await self._escalate(session, conv, identity, "bot_unanswered", txn, reply)
+            return await self._escalate(
+                session, conv, identity, "bot_unanswered", txn, reply, question=question
+            )
         self.metrics.bot.labels("missed").inc()
         # Keep the near miss for knowledge-gap reports, but offer no guesses to the customer.
         meta = {
-            **replies.answer_meta(reply),
+            **replies.answer_meta(reply, question),
             "intent": Intent.UNKNOWN.value,
             "answered": False,
             "suggestions": [],
@@ -390,6 +462,7 @@ class Router:
         *,
         notify: bool = True,
         priority: int | None = None,
+        question: str | None = None,
     ) -> list[Touchpoint]:
         now = self.clock.now()
         values: dict[str, Any] = {
@@ -415,6 +488,8 @@ class Router:
             meta["team"] = conv.team
         if reply is not None and reply.article_id:
             meta.update(best_article_id=reply.article_id, confidence=reply.confidence)
+        if question is not None:  # what the bot could not answer, for knowledge-gap reports
+            meta.update(question=question, locale=conv.locale)
         escalation = await self._record(
             session,
             conv,
@@ -446,6 +521,9 @@ class Router:
             session, conv, identity, TouchpointKind.SYSTEM, " ".join(parts), said, txn
         )
         return [escalation, notice]
+
+    def _max_misses(self, conv: Conversation) -> int:
+        return self._traits(conv.channel).max_misses or self.policy.max_misses
 
     async def escalate(self, conversation_id: int, reason: str) -> Conversation:
         """Escalate by a rule or an API call, outside a customer message."""
@@ -890,6 +968,8 @@ class Router:
             "locale": conv.locale,
             "suggestions": meta.get("suggestions", []),
         }
+        if meta.get("asks_feedback"):
+            payload["asks_feedback"] = True  # the channel adds its "was this helpful?" buttons
         if author is not AuthorKind.AGENT:
             if txn.acknowledge:
                 payload["acknowledgement"] = True

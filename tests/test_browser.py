@@ -307,6 +307,37 @@ async def test_handoff_from_widget_to_agent_console_and_back(
     ).to_have_text([HANDOFF, reply, answer])
 
 
+async def test_customer_rates_an_answer_and_changes_the_vote(
+    chromium: Chromium, base_url: str
+) -> None:
+    page = await open_chat(chromium, base_url)
+    await say(page, "How do I reset my password?")
+    votes = page.locator(f"{BOT} .sb-feedback .sb-vote")
+    await expect(votes).to_have_text(["👍 Helpful", "👎 Not helpful"])
+
+    await votes.first.click()
+    await expect(page.locator(f"{BOT} .sb-text").last).to_have_text("Glad it helped!")
+    await expect(votes.first).to_have_attribute("aria-pressed", "true")
+    await votes.last.click()
+    await expect(page.locator(BOT)).to_have_count(3)
+    await expect(page.locator(f"{BOT} .sb-text").last).to_contain_text("Sorry that didn't help")
+
+    await expect(page.locator(f"{CUSTOMER} .sb-text")).to_have_text(
+        ["How do I reset my password?", "👍 Helpful", "👎 Not helpful"]
+    )
+    await expect(votes).to_have_count(2)  # still on the answer: the vote may change again
+    await expect(votes.last).to_have_attribute("aria-pressed", "true")
+    await expect(votes.first).to_have_attribute("aria-pressed", "false")
+    await page.reload()
+    await expect(page.locator("#sb-status")).to_have_text("online")
+    await expect(votes.last).to_have_attribute("aria-pressed", "true")  # from the history
+
+    await say(page, "How long does shipping take?")  # a new answer: only it can be rated
+    await expect(page.locator(BOT)).to_have_count(4)
+    await expect(page.locator(f"{BOT} .sb-feedback")).to_have_count(1)
+    await expect(page.locator(BOT).last.locator(".sb-vote")).to_have_count(2)
+
+
 async def test_reload_replays_the_same_history_and_keeps_working(
     chromium: Chromium, base_url: str
 ) -> None:

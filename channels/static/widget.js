@@ -10,7 +10,8 @@
  * only ever reaches the page through textContent / setAttribute, never through innerHTML.
  *
  * Test hooks (inside window.SwitchboardChat.root): #sb-launcher, #sb-panel, #sb-status,
- * #sb-messages (.sb-msg.sb-<author>[data-id][data-state]), #sb-typing, #sb-input, #sb-send, #sb-error.
+ * #sb-messages (.sb-msg.sb-<author>[data-id][data-state]), #sb-typing, #sb-input, #sb-send, #sb-error,
+ * .sb-feedback .sb-vote[data-vote=helpful|not_helpful][aria-pressed] (under the answer to rate).
  */
 (function () {
   "use strict";
@@ -96,6 +97,7 @@
       errEmpty: "Please type a message first.",
       errTooLong: "Your message is too long. Please shorten it and send again.",
       errGeneric: "Something went wrong. Please try again.",
+      feedback: "Was this helpful?",
     },
     th: { // Thai
       title: "\u0e41\u0e0a\u0e17\u0e01\u0e31\u0e1a\u0e40\u0e23\u0e32", open: "\u0e40\u0e1b\u0e34\u0e14\u0e41\u0e0a\u0e17", close: "\u0e1b\u0e34\u0e14\u0e41\u0e0a\u0e17", messages: "\u0e02\u0e49\u0e2d\u0e04\u0e27\u0e32\u0e21",
@@ -108,6 +110,7 @@
       errEmpty: "\u0e01\u0e23\u0e38\u0e13\u0e32\u0e1e\u0e34\u0e21\u0e1e\u0e4c\u0e02\u0e49\u0e2d\u0e04\u0e27\u0e32\u0e21\u0e01\u0e48\u0e2d\u0e19",
       errTooLong: "\u0e02\u0e49\u0e2d\u0e04\u0e27\u0e32\u0e21\u0e22\u0e32\u0e27\u0e40\u0e01\u0e34\u0e19\u0e44\u0e1b \u0e01\u0e23\u0e38\u0e13\u0e32\u0e22\u0e48\u0e2d\u0e43\u0e2b\u0e49\u0e2a\u0e31\u0e49\u0e19\u0e25\u0e07\u0e41\u0e25\u0e49\u0e27\u0e2a\u0e48\u0e07\u0e2d\u0e35\u0e01\u0e04\u0e23\u0e31\u0e49\u0e07",
       errGeneric: "\u0e40\u0e01\u0e34\u0e14\u0e02\u0e49\u0e2d\u0e1c\u0e34\u0e14\u0e1e\u0e25\u0e32\u0e14 \u0e01\u0e23\u0e38\u0e13\u0e32\u0e25\u0e2d\u0e07\u0e43\u0e2b\u0e21\u0e48\u0e2d\u0e35\u0e01\u0e04\u0e23\u0e31\u0e49\u0e07",
+      feedback: "\u0e02\u0e49\u0e2d\u0e21\u0e39\u0e25\u0e19\u0e35\u0e49\u0e21\u0e35\u0e1b\u0e23\u0e30\u0e42\u0e22\u0e0a\u0e19\u0e4c\u0e44\u0e2b\u0e21",
     },
     zh: { // Simplified Chinese
       title: "\u5728\u7ebf\u5ba2\u670d", open: "\u6253\u5f00\u804a\u5929", close: "\u5173\u95ed\u804a\u5929", messages: "\u6d88\u606f",
@@ -120,6 +123,7 @@
       errEmpty: "\u8bf7\u5148\u8f93\u5165\u6d88\u606f\u3002",
       errTooLong: "\u6d88\u606f\u8fc7\u957f\uff0c\u8bf7\u7f29\u77ed\u540e\u518d\u53d1\u9001\u3002",
       errGeneric: "\u51fa\u9519\u4e86\uff0c\u8bf7\u91cd\u8bd5\u3002",
+      feedback: "\u8fd9\u6709\u5e2e\u52a9\u5417\uff1f",
     },
     fa: { // Persian
       title: "\u06af\u0641\u062a\u06af\u0648 \u0628\u0627 \u0645\u0627", open: "\u0628\u0627\u0632 \u06a9\u0631\u062f\u0646 \u06af\u0641\u062a\u06af\u0648", close: "\u0628\u0633\u062a\u0646 \u06af\u0641\u062a\u06af\u0648", messages: "\u067e\u06cc\u0627\u0645\u200c\u0647\u0627",
@@ -133,6 +137,7 @@
       errEmpty: "\u0644\u0637\u0641\u0627\u064b \u0627\u0628\u062a\u062f\u0627 \u067e\u06cc\u0627\u0645\u06cc \u0628\u0646\u0648\u06cc\u0633\u06cc\u062f.",
       errTooLong: "\u067e\u06cc\u0627\u0645 \u0634\u0645\u0627 \u062e\u06cc\u0644\u06cc \u0637\u0648\u0644\u0627\u0646\u06cc \u0627\u0633\u062a. \u0644\u0637\u0641\u0627\u064b \u0622\u0646 \u0631\u0627 \u06a9\u0648\u062a\u0627\u0647\u200c\u062a\u0631 \u06a9\u0646\u06cc\u062f \u0648 \u062f\u0648\u0628\u0627\u0631\u0647 \u0628\u0641\u0631\u0633\u062a\u06cc\u062f.",
       errGeneric: "\u0645\u0634\u06a9\u0644\u06cc \u067e\u06cc\u0634 \u0622\u0645\u062f. \u0644\u0637\u0641\u0627\u064b \u062f\u0648\u0628\u0627\u0631\u0647 \u062a\u0644\u0627\u0634 \u06a9\u0646\u06cc\u062f.",
+      feedback: "\u0622\u06cc\u0627 \u0627\u06cc\u0646 \u067e\u0627\u0633\u062e \u0645\u0641\u06cc\u062f \u0628\u0648\u062f\u061f",
     },
     ar: { // Arabic
       title: "\u062a\u062d\u062f\u062b \u0645\u0639\u0646\u0627", open: "\u0641\u062a\u062d \u0627\u0644\u0645\u062d\u0627\u062f\u062b\u0629", close: "\u0625\u063a\u0644\u0627\u0642 \u0627\u0644\u0645\u062d\u0627\u062f\u062b\u0629", messages: "\u0627\u0644\u0631\u0633\u0627\u0626\u0644",
@@ -145,6 +150,7 @@
       errEmpty: "\u064a\u064f\u0631\u062c\u0649 \u0643\u062a\u0627\u0628\u0629 \u0631\u0633\u0627\u0644\u0629 \u0623\u0648\u0644\u064b\u0627.",
       errTooLong: "\u0631\u0633\u0627\u0644\u062a\u0643 \u0637\u0648\u064a\u0644\u0629 \u062c\u062f\u064b\u0627. \u064a\u064f\u0631\u062c\u0649 \u0627\u062e\u062a\u0635\u0627\u0631\u0647\u0627 \u062b\u0645 \u0625\u0631\u0633\u0627\u0644\u0647\u0627 \u0645\u0631\u0629 \u0623\u062e\u0631\u0649.",
       errGeneric: "\u062d\u062f\u062b \u062e\u0637\u0623 \u0645\u0627. \u064a\u064f\u0631\u062c\u0649 \u0627\u0644\u0645\u062d\u0627\u0648\u0644\u0629 \u0645\u0631\u0629 \u0623\u062e\u0631\u0649.",
+      feedback: "\u0647\u0644 \u0643\u0627\u0646 \u0647\u0630\u0627 \u0645\u0641\u064a\u062f\u064b\u0627\u061f",
     },
   };
   var T = Object.assign({}, STRINGS.en, STRINGS[CONFIG.lang] || {});
@@ -437,6 +443,11 @@
     ".sb-suggestion{border:1px solid var(--sb-accent);background:#fff;color:var(--sb-accent);border-radius:999px;",
     "padding:5px 12px;font-size:13px;line-height:1.4;cursor:pointer;text-align:start;max-width:100%;overflow-wrap:anywhere}",
     ".sb-suggestion:hover{background:#eef2ff}",
+    ".sb-feedback{display:flex;flex-wrap:wrap;gap:6px;margin-top:2px}",
+    ".sb-vote{border:1px solid var(--sb-line);background:#fff;border-radius:999px;padding:3px 11px;",
+    "font-size:13px;line-height:1.4;cursor:pointer}",
+    ".sb-vote:hover{border-color:var(--sb-accent)}",
+    ".sb-vote[aria-pressed=true]{border-color:var(--sb-accent);background:#eef2ff;color:var(--sb-accent)}",
 
     ".sb-typing{display:flex;align-items:center;gap:8px;padding:4px 18px 6px;font-size:12px;color:var(--sb-muted);background:#f8fafc}",
     ".sb-dots{display:inline-flex;gap:3px}",
@@ -535,6 +546,7 @@
   function appendBubble(node, forceScroll) {
     var stick = forceScroll || isNearBottom();
     ui.messages.appendChild(node);
+    pruneFeedback();
     updateEmpty();
     if (stick) scrollToBottom();
   }
@@ -562,6 +574,10 @@
     node.appendChild(renderMeta(message.created_at, author === "customer"));
     if (Array.isArray(message.suggestions) && message.suggestions.length) {
       node.appendChild(renderSuggestions(message.suggestions));
+    }
+    var vote = message.feedback;
+    if (author === "bot" && vote && typeof vote.helpful === "string" && typeof vote.not_helpful === "string") {
+      node.appendChild(renderFeedback(vote));
     }
     if (author === "customer") {
       if (message.client_id) node.setAttribute("data-client-id", message.client_id);
@@ -591,6 +607,55 @@
       group.appendChild(button);
     });
     return group;
+  }
+
+  /**
+   * "Was this helpful?": pressing a button sends its label as the customer's next message, which
+   * the server reads as the vote on this answer (docs/protocol.md). A second press changes it.
+   */
+  function renderFeedback(labels) {
+    var group = h("div", { class: "sb-feedback", role: "group", "aria-label": t("feedback"), dir: "auto",
+      "data-helpful": labels.helpful, "data-not-helpful": labels.not_helpful });
+    [["helpful", labels.helpful], ["not_helpful", labels.not_helpful]].forEach(function (pair) {
+      var button = h("button", { type: "button", class: "sb-vote", dir: "auto", "data-vote": pair[0],
+        "aria-pressed": "false" }, pair[1]);
+      button.addEventListener("click", function () {
+        if (sendMessage(pair[1])) markVote(group, pair[1]);
+      });
+      group.appendChild(button);
+    });
+    return group;
+  }
+
+  function markVote(group, label) {
+    Array.prototype.forEach.call(group.querySelectorAll(".sb-vote"), function (button) {
+      button.setAttribute("aria-pressed", button.textContent === label ? "true" : "false");
+    });
+  }
+
+  /**
+   * A vote always rates the bot's latest answer, so only that answer keeps its buttons, and only
+   * while nothing but votes and the bot's thanks for them came after it (a new question, an
+   * agent or a notice ends it). The pressed button shows the latest vote.
+   */
+  function pruneFeedback() {
+    var groups = ui.messages.querySelectorAll(".sb-feedback");
+    Array.prototype.forEach.call(groups, function (group, i) {
+      var labels = [group.getAttribute("data-helpful"), group.getAttribute("data-not-helpful")];
+      var live = i === groups.length - 1;
+      var afterVote = false;
+      var voted = null;
+      for (var next = group.parentNode.nextElementSibling; live && next; next = next.nextElementSibling) {
+        var textNode = next.querySelector(".sb-text");
+        var text = textNode ? textNode.textContent : "";
+        var isVote = next.classList.contains("sb-customer") && labels.indexOf(text) !== -1;
+        live = isVote || (afterVote && next.classList.contains("sb-bot"));
+        afterVote = isVote;
+        if (isVote) voted = text;
+      }
+      if (!live) group.remove();
+      else if (voted) markVote(group, voted);
+    });
   }
 
   /** Customer bubbles only: data-state plus the visible marker; failed ones get a Retry/Edit button. */
@@ -834,6 +899,7 @@
     ui.messages.setAttribute("aria-busy", "true");
     ui.messages.textContent = "";
     ui.messages.appendChild(fragment);
+    pruneFeedback();
     ui.messages.removeAttribute("aria-busy");
     state.byId.forEach(function (node, id) {
       applyEarlyStatus(id);
