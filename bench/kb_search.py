@@ -522,8 +522,9 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'kb.db'}"
         index, times = asyncio.run(build_database(url, articles))
         times["build"], lags = asyncio.run(build_in_thread(SearchIndex, index.articles))
-        n_docs = index._matrix.shape[0] if hasattr(index, "_matrix") else math.nan
-        vocabulary = len(getattr(index, "_vocabulary", ()))
+        model = getattr(index, "_model", index)  # the scorers moved into index.Model
+        n_docs = model._matrix.shape[0] if hasattr(model, "_matrix") else math.nan
+        vocabulary = len(getattr(model, "_vocabulary", ()))
         say(f"index: {n_docs} phrasings, {vocabulary} features; searching {len(queries)} queries")
 
         for q in queries[:10]:  # warm-up, untimed

@@ -11,7 +11,9 @@ from knowledge_base.text import detect_language
 
 
 class FaqAssistant:
-    """Answers from the knowledge base; its confidence is the best article's similarity."""
+    """Answers from the knowledge base; its confidence is the best match's score: the index's
+    calibrated probability that the article answers the question (see knowledge_base.index),
+    which the router compares with ``bot.threshold``."""
 
     does_io = False  # in-memory search only
 

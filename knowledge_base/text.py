@@ -6,6 +6,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Collection
 
 # Letters of scripts written without spaces between words.
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
@@ -52,45 +53,34 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def detect_language(text: str, default: str = "en") -> str:
-    """A script-based guess, which is what picking an article variant needs."""
-    counts: Counter[str] = Counter()
-    for ch in text:
-        if _THAI.match(ch):
-            counts["th"] += 1
-        elif _KANA.match(ch):
-            counts["ja"] += 1
-        elif _HANGUL.match(ch):
-            counts["ko"] += 1
-        elif _CJK.match(ch):
-            counts["zh"] += 1
-        elif _ARABIC.match(ch):
-            counts["fa" if _PERSIAN_ONLY.match(ch) else "ar"] += 1
-        elif _LATIN.match(ch):
-            counts["latin"] += 1
-    if not counts:
-        return default
-    if counts["fa"] and counts["ar"]:
-        counts["fa"] += counts.pop("ar")  # Persian shares most letters with Arabic
-    if counts["ja"] and counts["zh"]:
-        counts["ja"] += counts.pop("zh")
-    lang, _ = counts.most_common(1)[0]
-    return default if lang == "latin" else lang
+def detect_language(
+    text: str, default: str = "en", candidates: Collection[str] | None = None
+) -> str:
+    """The text's language, or ``default`` when unsure: see knowledge_base.language."""
+    from knowledge_base import language
+
+    return language.detect_language(text, default, candidates)
 
 
 def features(text: str) -> Counter[str]:
-    """Sparse features of a text: words and character n-grams.
+    """Sparse features of a text: words, word pairs and character n-grams.
 
-    Spaced scripts give word unigrams and character 3–5-grams within words (robust to typos and
-    inflection); Chinese and Japanese runs give character 1–3-grams and Thai runs 2–4-grams,
-    which match without a word segmenter.
+    Spaced scripts give word unigrams, pairs of neighbouring words (stopwords included: "how
+    much" and "can't log" carry meaning) and character 3–5-grams within words (robust to typos
+    and inflection); Chinese and Japanese runs give character 1–3-grams and Thai runs
+    2–4-grams, which match without a word segmenter.
     """
     # Collected in a list and counted once (Counter(list) runs in C); a word's features are
     # cached, since the same words recur across thousands of phrasings.
     out: list[str] = []
+    previous = ""
     for run in _RUN.findall(normalize(text)):
         for chunk in _split_scripts(run) if _NO_SPACE_SCRIPT.search(run) else (run,):
             out += _chunk_features(chunk)
+            spaced = not _NO_SPACE_SCRIPT.match(chunk)
+            if spaced and previous:
+                out.append(f"b:{previous} {chunk}")
+            previous = chunk if spaced else ""
     return Counter(out)
 
 
