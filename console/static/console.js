@@ -13,7 +13,8 @@
  *   API · session and sign-in · presence and roles · workspace settings · lists · claiming ·
  *   the open conversation · history entries · reply box (modes, limits, sending) ·
  *   canned response picker · customer panel · dialogs (transfer, close, canned, help) ·
- *   supervisor view · typing indicators · live socket · keyboard shortcuts · start
+ *   supervisor view · knowledge base (articles, editor, versions, import/export, gaps) ·
+ *   typing indicators · live socket · keyboard shortcuts · start
  */
 (function () {
   "use strict";
@@ -41,6 +42,7 @@
   const EVENT_KINDS = ["escalation", "claim", "close", "handback", "system", "transfer"];
   const SUPERVISOR_ROLES = ["supervisor", "admin"];
   const CANNED_ROLES = ["supervisor", "admin", "knowledge_manager"];
+  const KB_PUBLISHER_ROLES = ["knowledge_manager", "admin"]; // publish, archive, roll back, import
   const PRESENCE_LABELS = { online: "Online", away: "Away", offline: "Offline" };
   const SLA_LABELS = { first_response: "First reply", next_response: "Next reply", resolution: "Resolution" };
   const SLA_SHORT = { first_response: "1st reply", next_response: "Reply", resolution: "Resolve" };
@@ -54,7 +56,7 @@
     token: null,
     agent: null, // /api/v1/me: id, name, email, role, presence, teams, skills, capacity
     workspace: null, // /api/v1/workspace: teams, dispositions, disposition_required, csat
-    view: "conversations", // or "supervisor"
+    view: "conversations", // or "supervisor", "kb"
     queue: [],
     mine: [],
     agentsOnline: 0,
@@ -87,7 +89,33 @@
     tickTimer: null,
     countdownTimer: null,
     pendingG: 0, // "g" pressed: the next key picks a view
+    kb: newKbState(),
   };
+
+  /** The knowledge-base view's state; a fresh one at sign-out. */
+  function newKbState() {
+    return {
+      loaded: false,
+      section: "articles", // or "gaps"
+      offset: 0,
+      total: 0,
+      items: [],
+      listSeq: 0,
+      searchTimer: null,
+      facets: null,
+      article: null, // GET /kb/articles/{id}/{locale} of the open article; null for a new one
+      editing: false, // the editor is open (an article or a new draft)
+      dirty: false,
+      loadSeq: 0,
+      previewSeq: 0,
+      previewTimer: null,
+      diffSeq: 0,
+      busy: false,
+      ask: null, // the open #kb-dialog: {run, resolve}
+      gapsSeq: 0,
+      gapsLoaded: false,
+    };
+  }
 
   // ================================================================== DOM helpers
 
@@ -390,14 +418,15 @@
   async function api(method, path, body, options) {
     const opts = options || {};
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (body !== undefined) headers["Content-Type"] = opts.contentType || "application/json";
     if (state.token && !opts.anonymous) headers.Authorization = "Bearer " + state.token;
     let response;
     try {
       response = await fetch(API + path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // With a contentType the body goes as it is (a File for the import), else as JSON.
+        body: body === undefined ? undefined : opts.contentType ? body : JSON.stringify(body),
         cache: "no-store",
       });
     } catch (e) {
@@ -522,6 +551,7 @@
     closeCannedPicker();
     closeConversationView();
     setView("conversations");
+    resetKb();
     $("queue-list").replaceChildren();
     $("mine-list").replaceChildren();
     document.title = BASE_TITLE;
@@ -616,12 +646,17 @@
     return CANNED_ROLES.includes(role());
   }
 
+  function isKbPublisher() {
+    return KB_PUBLISHER_ROLES.includes(role());
+  }
+
   function renderAgent() {
     const agent = state.agent || {};
     $("agent-name").textContent = agent.name || agent.display_name || agent.email || "";
     $("agent-name").title = [humanize(agent.role), (agent.teams || []).join(", ")].filter(Boolean).join(" · ");
     renderPresence(agent.presence);
     $("open-canned").hidden = !canManageCanned();
+    $("kb-import").hidden = !isKbPublisher();
     const tab = $("tab-supervisor");
     tab.hidden = !isSupervisor();
     if (!isSupervisor() && state.view === "supervisor") setView("conversations");
@@ -1231,20 +1266,42 @@
 
   async function downloadAttachment(item) {
     try {
-      const response = await fetch(API + "/attachments/" + enc(item.id), {
-        headers: { Authorization: "Bearer " + state.token },
-        cache: "no-store",
-      });
-      if (!response.ok) throw new ApiError(response.status, "http_" + response.status, "Download failed");
-      const url = URL.createObjectURL(await response.blob());
-      const link = h("a", { href: url, download: String(item.name || "attachment") });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      await download("/attachments/" + enc(item.id), String(item.name || "attachment"));
     } catch (e) {
       report(e, "Could not download the file");
     }
+  }
+
+  /**
+   * Saves what an authenticated GET returns as a file. The API needs the bearer header, which a
+   * plain link cannot send: fetch, then hand the browser a Blob under an object URL. The name is
+   * the server's (Content-Disposition) when it gives one.
+   */
+  async function download(path, fallbackName) {
+    const response = await fetch(API + path, {
+      headers: { Authorization: "Bearer " + state.token },
+      cache: "no-store",
+    });
+    if (!response.ok) {
+      let error = {};
+      try {
+        error = (await response.json()).error || {};
+      } catch (e) {
+        /* not JSON */
+      }
+      if (response.status === 401) sessionExpired();
+      throw new ApiError(response.status, error.code || "http_" + response.status, error.message || "Download failed");
+    }
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const named = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+    const name = named ? decodeURIComponent(named[1]) : fallbackName;
+    const url = URL.createObjectURL(await response.blob());
+    const link = h("a", { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    return name;
   }
 
   /** Which article the bot used, how sure it was, and what it suggested. */
@@ -1827,6 +1884,7 @@
     closeCannedPicker();
     dialog.addEventListener("close", () => {
       if (back && document.contains(back) && !back.disabled) back.focus();
+      else if (state.view === "kb" && !$("kb-form").hidden) $("kb-title").focus();
       else if (state.openId && !$("reply-input").disabled) $("reply-input").focus();
     }, { once: true });
     dialog.showModal();
@@ -2140,32 +2198,43 @@
 
   // ================================================================== supervisor view
 
+  const VIEW_TABS = { conversations: "tab-conversations", supervisor: "tab-supervisor", kb: "tab-kb" };
+
   function setView(view) {
-    const supervisor = view === "supervisor" && isSupervisor();
-    state.view = supervisor ? "supervisor" : "conversations";
-    $("app").dataset.view = state.view;
-    $("supervisor-view").hidden = !supervisor;
-    $("workspace-view").hidden = supervisor;
-    document.querySelector(".centre").hidden = supervisor;
-    for (const [id, on] of [["tab-conversations", !supervisor], ["tab-supervisor", supervisor]]) {
+    let next = VIEW_TABS[view] ? view : "conversations";
+    if (next === "supervisor" && !isSupervisor()) next = "conversations";
+    state.view = next;
+    $("app").dataset.view = next;
+    $("supervisor-view").hidden = next !== "supervisor";
+    $("kb-view").hidden = next !== "kb";
+    $("workspace-view").hidden = next !== "conversations";
+    document.querySelector(".centre").hidden = next !== "conversations";
+    for (const [name, id] of Object.entries(VIEW_TABS)) {
       const tab = $(id);
-      tab.setAttribute("aria-selected", on ? "true" : "false");
-      tab.tabIndex = on ? 0 : -1;
+      tab.setAttribute("aria-selected", name === next ? "true" : "false");
+      tab.tabIndex = name === next ? 0 : -1;
     }
     renderCustomerPanelVisibility();
-    if (supervisor) {
-      closeCannedPicker();
-      if (state.supervisor.stale || !state.supervisor.data) scheduleSupervisorRefresh(true);
-    }
+    if (next !== "conversations") closeCannedPicker();
+    if (next === "supervisor" && (state.supervisor.stale || !state.supervisor.data)) scheduleSupervisorRefresh(true);
+    if (next === "kb") enterKb();
   }
 
+  /** The tab list's arrow keys (WAI-ARIA tabs): left/right wrap, Home/End go to the ends. */
   function onTabKeydown(event) {
     if (event.key !== "ArrowLeft" && event.key !== "ArrowRight" && event.key !== "Home" && event.key !== "End") return;
-    const tabs = [$("tab-conversations"), $("tab-supervisor")].filter((t) => !t.hidden);
+    const tabs = Object.values(VIEW_TABS).map($).filter((t) => !t.hidden);
     if (tabs.length < 2) return;
     event.preventDefault();
-    const next = tabs[(tabs.indexOf(event.currentTarget) + 1) % tabs.length];
-    setView(next.id === "tab-supervisor" ? "supervisor" : "conversations");
+    const at = tabs.indexOf(event.currentTarget);
+    const index = {
+      ArrowRight: (at + 1) % tabs.length,
+      ArrowLeft: (at - 1 + tabs.length) % tabs.length,
+      Home: 0,
+      End: tabs.length - 1,
+    }[event.key];
+    const next = tabs[index];
+    setView(Object.keys(VIEW_TABS).find((name) => VIEW_TABS[name] === next.id));
     next.focus();
   }
 
@@ -2272,6 +2341,953 @@
     ]);
     button.addEventListener("click", () => openConversation(conv.id));
     return h("li", null, button);
+  }
+
+  // ================================================================== knowledge base
+
+  const KB_PAGE = 20;
+  const KB_SEARCH_DEBOUNCE_MS = 250;
+  const KB_PREVIEW_DEBOUNCE_MS = 300;
+  const KB_GAPS_DAYS = 30;
+  const KB_STATUS_LABELS = { draft: "Draft", in_review: "In review", published: "Published", archived: "Archived" };
+  // The workflow buttons, in the order shown; "edit" and "rollback" have their own controls.
+  const KB_ACTIONS = {
+    submit: { label: "Submit for review", done: "Submitted for review." },
+    publish: { label: "Publish", done: "Published: the bot answers from this version now.", primary: true },
+    reject: { label: "Send back…", done: "Sent back to the author as a draft." },
+    archive: { label: "Archive…", done: "Archived: the bot no longer uses it.", danger: true },
+    restore: { label: "Restore", done: "Restored as a draft." },
+  };
+  const KB_IMPORT_FORMATS = { yaml: "yaml", yml: "yaml", json: "json", csv: "csv" };
+  const KB_IMPORT_TYPES = { yaml: "application/yaml", json: "application/json", csv: "text/csv" };
+
+  function articlePath(id, locale, rest) {
+    return "/kb/articles/" + enc(id) + "/" + enc(locale) + (rest || "");
+  }
+
+  function kbStatusBadge(status) {
+    return h("span", { class: "badge kb-status", "data-status": status }, KB_STATUS_LABELS[status] || humanize(status));
+  }
+
+  /** "👍 12 · 👎 3 (80%)"; null before any customer rated an answer from the article. */
+  function helpfulnessText(item) {
+    const up = Number(item.helpful) || 0;
+    const down = Number(item.unhelpful) || 0;
+    if (!up && !down) return null;
+    const share = item.helpfulness == null ? "" : " (" + Math.round(Number(item.helpfulness) * 100) + "%)";
+    return "👍 " + up + " · 👎 " + down + share;
+  }
+
+  function lines(text) {
+    return String(text || "").split("\n").map((line) => line.trim()).filter(Boolean);
+  }
+
+  function commaList(text) {
+    return String(text || "").split(",").map((item) => item.trim()).filter(Boolean);
+  }
+
+  /** Entering the view: the first time loads everything, later visits refresh the list. */
+  function enterKb() {
+    const kb = state.kb;
+    if (!kb.loaded) {
+      kb.loaded = true;
+      setKbSection(kb.section);
+      loadKbFacets();
+    }
+    loadKbList();
+    if (kb.section === "gaps" && !kb.gapsLoaded) loadGaps();
+  }
+
+  /** Signing out: nothing of the last user's stays on the page. */
+  function resetKb() {
+    const kb = state.kb;
+    clearTimeout(kb.searchTimer);
+    clearTimeout(kb.previewTimer);
+    state.kb = newKbState();
+    $("kb-q").value = "";
+    for (const id of ["kb-filter-status", "kb-filter-category", "kb-filter-tag", "kb-filter-locale"]) $(id).value = "";
+    $("kb-list").replaceChildren();
+    $("kb-gaps-table").tBodies[0].replaceChildren();
+    $("kb-gaps-summary").textContent = "";
+    $("kb-import-result").hidden = true;
+    closeKbEditor();
+    setKbSection("articles");
+  }
+
+  function setKbSection(section) {
+    const gaps = section === "gaps";
+    state.kb.section = gaps ? "gaps" : "articles";
+    $("kb-articles").hidden = gaps;
+    $("kb-gaps").hidden = !gaps;
+    $("kb-show-articles").setAttribute("aria-pressed", gaps ? "false" : "true");
+    $("kb-show-gaps").setAttribute("aria-pressed", gaps ? "true" : "false");
+    if (gaps && state.view === "kb" && !state.kb.gapsLoaded) loadGaps();
+  }
+
+  // ------------------------------------------------------------------ list, search and filters
+
+  async function loadKbFacets() {
+    try {
+      const facets = (await api("GET", "/kb/facets")) || {};
+      state.kb.facets = facets;
+      renderKbFacets(facets);
+    } catch (err) {
+      report(err, "Could not load the categories and tags.");
+    }
+  }
+
+  function renderKbFacets(facets) {
+    const fill = (id, counts, allLabel) => {
+      const select = $(id);
+      const keep = select.value;
+      const names = Object.keys(counts || {}).sort((a, b) => a.localeCompare(b));
+      if (keep && !names.includes(keep)) names.unshift(keep);
+      select.replaceChildren(
+        h("option", { value: "" }, allLabel),
+        ...names.map((name) => h("option", { value: name }, counts && counts[name] != null ? name + " (" + counts[name] + ")" : name)),
+      );
+      select.value = keep;
+    };
+    fill("kb-filter-category", facets.categories, "All categories");
+    fill("kb-filter-tag", facets.tags, "All tags");
+    fill("kb-filter-locale", facets.locales, "All languages");
+    fill("kb-gaps-locale", facets.locales, "All");
+    $("kb-category-options").replaceChildren(...Object.keys(facets.categories || {}).sort().map((name) => h("option", { value: name })));
+  }
+
+  function kbQuery() {
+    const params = new URLSearchParams();
+    const q = $("kb-q").value.trim();
+    if (q) params.set("q", q);
+    for (const [name, id] of [["status", "kb-filter-status"], ["category", "kb-filter-category"], ["tag", "kb-filter-tag"], ["locale", "kb-filter-locale"]]) {
+      if ($(id).value) params.set(name, $(id).value);
+    }
+    params.set("limit", String(KB_PAGE));
+    params.set("offset", String(state.kb.offset));
+    return params.toString();
+  }
+
+  /** Loads the current page; an answer to an older search is dropped. */
+  async function loadKbList() {
+    const seq = ++state.kb.listSeq;
+    try {
+      const data = (await api("GET", "/kb/articles?" + kbQuery())) || {};
+      if (seq !== state.kb.listSeq) return;
+      state.kb.items = data.items || [];
+      state.kb.total = Number(data.total) || 0;
+      if (!state.kb.items.length && state.kb.offset > 0 && state.kb.total > 0) {
+        state.kb.offset = Math.max(0, Math.floor((state.kb.total - 1) / KB_PAGE) * KB_PAGE);
+        loadKbList();
+        return;
+      }
+      renderKbList();
+    } catch (err) {
+      if (seq === state.kb.listSeq) report(err, "Could not load the articles.");
+    }
+  }
+
+  function onKbFilterChange() {
+    state.kb.offset = 0;
+    clearTimeout(state.kb.searchTimer);
+    loadKbList();
+  }
+
+  function onKbSearchInput() {
+    clearTimeout(state.kb.searchTimer);
+    state.kb.searchTimer = setTimeout(onKbFilterChange, KB_SEARCH_DEBOUNCE_MS);
+  }
+
+  function renderKbList() {
+    const kb = state.kb;
+    $("kb-list").replaceChildren(...kb.items.map(kbRow));
+    $("kb-empty").hidden = kb.items.length > 0;
+    const first = kb.items.length ? kb.offset + 1 : 0;
+    const last = kb.offset + kb.items.length;
+    $("kb-page").textContent = kb.total ? first + "–" + last + " of " + kb.total : "";
+    $("kb-prev").disabled = kb.offset === 0;
+    $("kb-next").disabled = last >= kb.total;
+  }
+
+  function isOpenArticle(item) {
+    const open = state.kb.article;
+    return !!open && open.id === item.id && open.locale === item.locale;
+  }
+
+  function kbRow(item) {
+    const helpfulness = helpfulnessText(item);
+    const live = item.published_version && item.published_version !== item.version
+      ? h("span", { class: "kb-live", title: "Customers get version " + item.published_version }, "live v" + item.published_version)
+      : null;
+    const button = h("button", {
+      type: "button",
+      class: "row-main",
+      "aria-current": isOpenArticle(item) ? "true" : null,
+    }, [
+      h("span", { class: "row-top" }, [
+        h("span", { class: "row-name kb-row-title", dir: "auto" }, String(item.title || item.id)),
+        h("span", { class: "badge kb-locale", title: "Language" }, String(item.locale)),
+      ]),
+      h("span", { class: "row-tags" }, [
+        kbStatusBadge(item.status),
+        h("span", { class: "kb-version" }, "v" + item.version),
+        live,
+        item.category ? h("span", { class: "kb-category", dir: "auto" }, String(item.category)) : null,
+        helpfulness ? h("span", { class: "kb-helpfulness", title: "Customers' ratings of the bot's answers from it" }, helpfulness) : null,
+      ]),
+    ]);
+    button.addEventListener("click", () => openKbArticle(item.id, item.locale));
+    return h("li", {
+      class: "conv-item kb-item" + (isOpenArticle(item) ? " selected" : ""),
+      "data-article-id": item.id,
+      "data-locale": item.locale,
+      "data-status": item.status,
+    }, button);
+  }
+
+  function markKbSelection() {
+    for (const row of $("kb-list").children) {
+      const on = isOpenArticle({ id: row.dataset.articleId, locale: row.dataset.locale });
+      row.classList.toggle("selected", on);
+      row.firstElementChild.setAttribute("aria-current", on ? "true" : "false");
+    }
+  }
+
+  /** After a change: the list (statuses, versions) and the facets (new tags) move with it. */
+  function refreshKbAround() {
+    loadKbList();
+    loadKbFacets();
+  }
+
+  // ------------------------------------------------------------------ the editor
+
+  /** Unsaved edits are only dropped when the author says so. */
+  async function kbMayLeave() {
+    if (!state.kb.dirty) return true;
+    const answer = await kbAsk({
+      title: "Discard your changes?",
+      text: "The article has changes that are not saved yet.",
+      confirm: "Discard changes",
+      danger: true,
+    });
+    return answer !== null;
+  }
+
+  async function openKbArticle(id, locale, options) {
+    const opts = options || {};
+    if (!opts.force && !(await kbMayLeave())) return;
+    const seq = ++state.kb.loadSeq;
+    try {
+      const article = await api("GET", articlePath(id, locale));
+      if (seq !== state.kb.loadSeq) return;
+      showKbArticle(article);
+      if (opts.focus !== false) $("kb-title").focus();
+    } catch (err) {
+      if (seq === state.kb.loadSeq) report(err, "Could not open the article.");
+    }
+  }
+
+  function closeKbEditor() {
+    state.kb.article = null;
+    state.kb.editing = false;
+    state.kb.dirty = false;
+    $("kb-form").hidden = true;
+    $("kb-record").hidden = true;
+    $("kb-placeholder").hidden = false;
+  }
+
+  function setKbDirty(on) {
+    state.kb.dirty = on;
+    $("kb-dirty").hidden = !on;
+  }
+
+  function showKbEditor() {
+    state.kb.editing = true;
+    $("kb-placeholder").hidden = true;
+    $("kb-form").hidden = false;
+    showKbError(null);
+    setKbDirty(false);
+  }
+
+  /** A blank draft, or one prefilled (from a knowledge gap). */
+  async function newKbArticle() {
+    if (!(await kbMayLeave())) return;
+    state.kb.loadSeq++;
+    state.kb.article = null;
+    showKbEditor();
+    markKbSelection();
+    $("kb-heading").textContent = "New article";
+    $("kb-badges").replaceChildren(kbStatusBadge("draft"));
+    $("kb-meta").textContent = "A draft until it is published; the bot does not use it before then.";
+    $("kb-variants").replaceChildren();
+    $("kb-published").hidden = true;
+    $("kb-locale-field").hidden = false;
+    const locales = Object.keys((state.kb.facets && state.kb.facets.locales) || {});
+    $("kb-locale").value = $("kb-filter-locale").value || (locales.includes("en") ? "en" : locales[0] || "en");
+    fillKbFields({ title: "", category: "", tags: [], questions: [], body: "" }, true);
+    setKbPreview("");
+    $("kb-save").textContent = "Create draft";
+    $("kb-save").hidden = false;
+    $("kb-workflow").replaceChildren();
+    $("kb-record").hidden = true;
+    $("kb-title").focus();
+  }
+
+  function fillKbFields(content, editable) {
+    $("kb-title").value = content.title || "";
+    $("kb-category").value = content.category || "";
+    $("kb-tags").value = (content.tags || []).join(", ");
+    $("kb-questions").value = (content.questions || []).join("\n");
+    $("kb-body").value = content.body || "";
+    for (const id of ["kb-title", "kb-category", "kb-tags", "kb-questions", "kb-body"]) $(id).readOnly = !editable;
+  }
+
+  function kbFormContent() {
+    return {
+      title: $("kb-title").value.trim(),
+      category: $("kb-category").value.trim() || null,
+      tags: commaList($("kb-tags").value),
+      questions: lines($("kb-questions").value),
+      body: $("kb-body").value,
+    };
+  }
+
+  /** The sanitised HTML the server rendered: the only HTML this view puts on the page. */
+  function setKbPreview(html) {
+    const preview = $("kb-preview");
+    if (html) preview.innerHTML = html;
+    else preview.replaceChildren(h("span", { class: "muted" }, "Nothing to preview yet."));
+  }
+
+  function showKbArticle(article) {
+    const kb = state.kb;
+    kb.article = article;
+    showKbEditor();
+    markKbSelection();
+    const actions = article.actions || [];
+    const editable = actions.includes("edit");
+    $("kb-heading").textContent = article.title || article.id;
+    const helpfulness = helpfulnessText(article);
+    $("kb-badges").replaceChildren(
+      kbStatusBadge(article.status),
+      h("span", { class: "badge kb-locale" }, String(article.locale)),
+      h("span", { class: "badge kb-version-badge" }, "Version " + article.version),
+      helpfulness ? h("span", { class: "badge kb-helpfulness" }, helpfulness) : null,
+    );
+    $("kb-meta").replaceChildren(
+      h("span", { class: "reference" }, String(article.id)),
+      h("span", null, article.published_version ? "Live: version " + article.published_version : "Not live: the bot does not use it"),
+      article.updated_by ? h("span", null, "Saved by " + article.updated_by + " " + formatClock(article.updated_at)) : null,
+      article.status_changed_by && article.status_changed_at
+        ? h("span", null, (KB_STATUS_LABELS[article.status] || article.status) + " by " + article.status_changed_by + " " + formatClock(article.status_changed_at))
+        : null,
+    );
+    renderKbVariants(article);
+    renderKbPublished(article);
+    $("kb-locale-field").hidden = true;
+    fillKbFields(article, editable);
+    setKbPreview(article.body_html);
+    $("kb-save").textContent = "Save";
+    $("kb-save").hidden = !editable;
+    renderKbWorkflow(actions);
+    renderKbHistory(article.history || []);
+    $("kb-diff").hidden = true;
+    $("kb-record").hidden = false;
+    loadKbVersions();
+  }
+
+  function renderKbVariants(article) {
+    const buttons = (article.variants || []).map((variant) => {
+      const current = variant.locale === article.locale;
+      const button = h("button", {
+        type: "button",
+        class: "kb-variant",
+        "aria-pressed": current ? "true" : "false",
+        "data-locale": variant.locale,
+        "data-status": variant.status,
+        title: (variant.title || "") + " · " + (KB_STATUS_LABELS[variant.status] || variant.status),
+      }, String(variant.locale));
+      if (!current) button.addEventListener("click", () => openKbArticle(article.id, variant.locale));
+      return button;
+    });
+    const add = h("button", { type: "button", id: "kb-add-translation", class: "btn btn-small btn-ghost-dark" }, "+ Add translation");
+    add.addEventListener("click", addKbTranslation);
+    $("kb-variants").replaceChildren(h("span", { class: "kb-label" }, "Languages"), ...buttons, add);
+  }
+
+  /** When the working copy is not what customers get, say so and show what they do get. */
+  function renderKbPublished(article) {
+    const live = article.published;
+    $("kb-published").hidden = !live;
+    if (!live) return;
+    $("kb-published-text").textContent = "Customers still get version " + live.version +
+      " (the published one) until this version " + article.version + " is published.";
+    $("kb-published-title").textContent = live.title || "";
+    $("kb-published-body").innerHTML = live.body_html || ""; // sanitised by the server
+  }
+
+  function renderKbWorkflow(actions) {
+    const buttons = Object.keys(KB_ACTIONS).filter((name) => actions.includes(name)).map((name) => {
+      const spec = KB_ACTIONS[name];
+      const button = h("button", {
+        type: "button",
+        class: "btn" + (spec.primary ? " btn-primary" : "") + (spec.danger ? " btn-danger" : ""),
+        "data-action": name,
+      }, spec.label);
+      button.addEventListener("click", () => runKbAction(name));
+      return button;
+    });
+    $("kb-workflow").replaceChildren(...buttons);
+  }
+
+  function showKbError(err, offerReload) {
+    const box = $("kb-form-error");
+    if (!err) {
+      box.hidden = true;
+      return;
+    }
+    if (err.status === 401) return;
+    $("kb-form-error-text").textContent = err.message || "Something went wrong.";
+    box.dataset.code = err.code || "";
+    $("kb-reload").hidden = !offerReload;
+    box.hidden = false;
+  }
+
+  function setKbBusy(on) {
+    state.kb.busy = on;
+    for (const button of $("kb-form").querySelectorAll("button")) button.disabled = on;
+  }
+
+  /** Creates the draft, or saves the changes as the next version (refused if it moved on). */
+  async function saveKbArticle() {
+    const kb = state.kb;
+    if (kb.busy || !kb.editing) return null;
+    const content = kbFormContent();
+    if (!content.title || !content.body.trim()) {
+      showKbError({ message: "An article needs a title and an answer." });
+      (content.title ? $("kb-body") : $("kb-title")).focus();
+      return null;
+    }
+    const article = kb.article;
+    setKbBusy(true);
+    showKbError(null);
+    try {
+      let saved;
+      if (!article) {
+        saved = await api("POST", "/kb/articles", Object.assign({ locale: $("kb-locale").value.trim() }, content));
+        showNotice("Draft created. Submit it for review when it is ready.");
+      } else {
+        saved = await api("PATCH", articlePath(article.id, article.locale), Object.assign({ base_version: article.version }, content));
+        showNotice(saved.version === article.version ? "Nothing changed." : "Saved as version " + saved.version + ".");
+      }
+      showKbArticle(saved);
+      refreshKbAround();
+      return saved;
+    } catch (err) {
+      showKbError(err, err.code === "stale_version");
+      return null;
+    } finally {
+      setKbBusy(false);
+    }
+  }
+
+  async function reloadKbArticle() {
+    const article = state.kb.article;
+    if (article) await openKbArticle(article.id, article.locale, { force: true });
+  }
+
+  /** A workflow step. Unsaved edits are saved first: what is published is what is on screen. */
+  async function runKbAction(name) {
+    const article = state.kb.article;
+    if (!article || state.kb.busy) return;
+    const spec = KB_ACTIONS[name];
+    const send = async (comment) => {
+      const body = comment ? { comment } : undefined;
+      const current = state.kb.article;
+      const updated = await api("POST", articlePath(current.id, current.locale, "/" + name), body);
+      showKbArticle(updated);
+      refreshKbAround();
+      showNotice(spec.done);
+    };
+    if (state.kb.dirty && !(await saveKbArticle())) return;
+    if (name === "reject" || name === "archive") {
+      await kbAsk({
+        title: name === "reject" ? "Send back to the author" : "Archive this article",
+        text: name === "reject"
+          ? "The article goes back to draft. Say what needs to change."
+          : "The bot stops answering from it. It can be restored later.",
+        fields: [{ name: "comment", label: name === "reject" ? "Why" : "Comment (optional)", multiline: true, required: name === "reject" }],
+        confirm: name === "reject" ? "Send back" : "Archive",
+        danger: name === "archive",
+        run: (values) => send(values.comment),
+      });
+      return;
+    }
+    setKbBusy(true);
+    try {
+      await send();
+    } catch (err) {
+      showKbError(err);
+    } finally {
+      setKbBusy(false);
+    }
+  }
+
+  /** A new locale of the same article: starts as a copy to translate, as a draft. */
+  async function addKbTranslation() {
+    const article = state.kb.article;
+    if (!article || !(await kbMayLeave())) return;
+    const taken = (article.variants || []).map((v) => v.locale);
+    await kbAsk({
+      title: "Add a translation",
+      text: "A draft copy of this article in another language, to translate and publish.",
+      fields: [
+        { name: "locale", label: "Language (a tag like th, zh or pt-BR)", required: true },
+        { name: "title", label: "Title", required: true, value: article.title },
+      ],
+      confirm: "Create draft",
+      run: async (values) => {
+        if (taken.includes(values.locale)) throw new ApiError(409, "article_exists", "This article already has a " + values.locale + " version.");
+        const created = await api("POST", "/kb/articles", {
+          id: article.id,
+          locale: values.locale,
+          title: values.title,
+          body: article.body,
+          questions: article.questions || [],
+          tags: article.tags || [],
+          category: article.category || null,
+        });
+        showKbArticle(created);
+        refreshKbAround();
+        showNotice("Translation draft created: translate the answer and save.");
+      },
+    });
+  }
+
+  function onKbFieldInput(event) {
+    if (!state.kb.editing || event.target.readOnly) return;
+    setKbDirty(true);
+    if (event.target.id === "kb-body") {
+      clearTimeout(state.kb.previewTimer);
+      state.kb.previewTimer = setTimeout(runKbPreview, KB_PREVIEW_DEBOUNCE_MS);
+    }
+  }
+
+  /** The body as the server renders it (the same sanitiser customers' answers go through). */
+  async function runKbPreview() {
+    const seq = ++state.kb.previewSeq;
+    const body = $("kb-body").value;
+    if (!body.trim()) {
+      setKbPreview("");
+      return;
+    }
+    try {
+      const data = await api("POST", "/kb/preview", { body });
+      if (seq === state.kb.previewSeq) setKbPreview(data && data.html);
+    } catch (err) {
+      if (seq === state.kb.previewSeq) report(err, "Could not render the preview.");
+    }
+  }
+
+  // ------------------------------------------------------------------ versions, diff, rollback, history
+
+  async function loadKbVersions() {
+    const article = state.kb.article;
+    if (!article) return;
+    try {
+      const data = await api("GET", articlePath(article.id, article.locale, "/versions"));
+      if (state.kb.article !== article) return;
+      renderKbVersions(article, data || {});
+    } catch (err) {
+      report(err, "Could not load the versions.");
+    }
+  }
+
+  function renderKbVersions(article, data) {
+    const current = Number(data.current) || article.version;
+    const canRollback = (article.actions || []).includes("rollback");
+    $("kb-versions").replaceChildren(...(data.items || []).map((item) => {
+      const v = item.version;
+      const compare = v < current ? [v, current] : v > 1 ? [v - 1, v] : null;
+      const buttons = [];
+      if (compare) {
+        const button = h("button", {
+          type: "button",
+          class: "btn btn-small",
+          "data-compare": "true",
+          title: "Version " + compare[0] + " → version " + compare[1],
+        }, v < current ? "Compare with current" : "Compare with previous");
+        button.addEventListener("click", () => showKbDiff(compare[0], compare[1]));
+        buttons.push(button);
+      }
+      if (canRollback && v !== current) {
+        const button = h("button", { type: "button", class: "btn btn-small", "data-rollback": "true" }, "Roll back to this");
+        button.addEventListener("click", () => rollbackKb(v));
+        buttons.push(button);
+      }
+      return h("li", { class: "kb-version-item", "data-version": v }, [
+        h("div", { class: "kb-version-line" }, [
+          h("strong", null, "Version " + v),
+          v === current ? h("span", { class: "badge kb-tag-current" }, "current") : null,
+          v === data.published_version ? h("span", { class: "badge kb-tag-live" }, "live") : null,
+          h("span", { class: "muted" }, [item.created_by || "", " · ", formatClock(item.created_at)]),
+        ]),
+        h("div", { class: "kb-version-title", dir: "auto" }, [String(item.title || ""), item.note ? h("span", { class: "muted" }, " — " + item.note) : null]),
+        buttons.length ? h("div", { class: "kb-version-actions" }, buttons) : null,
+      ]);
+    }));
+  }
+
+  async function showKbDiff(from, to) {
+    const article = state.kb.article;
+    if (!article) return;
+    const seq = ++state.kb.diffSeq;
+    try {
+      const data = await api("GET", articlePath(article.id, article.locale, "/diff?from=" + from + "&to=" + to));
+      if (seq !== state.kb.diffSeq || state.kb.article !== article) return;
+      renderKbDiff(data || {});
+    } catch (err) {
+      report(err, "Could not compare the versions.");
+    }
+  }
+
+  /** Each changed field: text as a unified diff (+ green, − red), lists as added / removed items. */
+  function renderKbDiff(data) {
+    const changes = data.changes || [];
+    $("kb-diff-title").textContent = "Version " + data.from + " → version " + data.to;
+    const blocks = changes.map((change) => {
+      const field = h("h5", { class: "kb-diff-field" }, humanize(change.field));
+      if (change.diff !== undefined) {
+        const rows = String(change.diff).split("\n")
+          .filter((line) => !line.startsWith("--- ") && !line.startsWith("+++ "))
+          .map((line) => {
+            const kind = line.startsWith("@@") ? "hunk" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "same";
+            return h("span", { class: "diff-line diff-" + kind }, line || " ");
+          });
+        return h("div", { class: "kb-diff-change", "data-field": change.field }, [field, h("pre", { class: "kb-diff-text", dir: "auto" }, rows)]);
+      }
+      const items = [
+        ...(change.added || []).map((item) => h("li", { class: "diff-line diff-add" }, "+ " + item)),
+        ...(change.removed || []).map((item) => h("li", { class: "diff-line diff-del" }, "− " + item)),
+      ];
+      return h("div", { class: "kb-diff-change", "data-field": change.field }, [field, h("ul", { class: "kb-diff-items", dir: "auto" }, items)]);
+    });
+    $("kb-diff-body").replaceChildren(...(blocks.length ? blocks : [h("p", { class: "muted" }, "No differences.")]));
+    $("kb-diff").hidden = false;
+    $("kb-diff").scrollIntoView({ block: "nearest" });
+  }
+
+  async function rollbackKb(version) {
+    const article = state.kb.article;
+    if (!article || !(await kbMayLeave())) return;
+    await kbAsk({
+      title: "Roll back to version " + version,
+      text: "Version " + version + "'s content becomes a new version; nothing is lost." +
+        (article.status === "published" ? " The article is published: customers get it at once." : ""),
+      fields: [{ name: "comment", label: "Comment (optional)", multiline: true }],
+      confirm: "Roll back",
+      run: async (values) => {
+        const body = values.comment ? { version, comment: values.comment } : { version };
+        const updated = await api("POST", articlePath(article.id, article.locale, "/rollback"), body);
+        showKbArticle(updated);
+        refreshKbAround();
+        showNotice("Rolled back to version " + version + ": now version " + updated.version + ".");
+      },
+    });
+  }
+
+  function renderKbHistory(history) {
+    $("kb-history").replaceChildren(...(history.length ? history.map((event) => h("li", { class: "kb-history-item", "data-action": event.action }, [
+      h("div", { class: "kb-history-line" }, [
+        h("strong", null, humanize(event.action)),
+        event.from && event.to && event.from !== event.to
+          ? h("span", { class: "muted" }, (KB_STATUS_LABELS[event.from] || event.from) + " → " + (KB_STATUS_LABELS[event.to] || event.to))
+          : null,
+        event.version ? h("span", { class: "muted" }, "v" + event.version) : null,
+        h("span", { class: "kb-history-who" }, String(event.actor || "")),
+        h("span", { class: "entry-time" }, formatClock(event.at)),
+      ]),
+      event.comment ? h("p", { class: "kb-history-comment", dir: "auto" }, String(event.comment)) : null,
+    ])) : [h("li", { class: "list-empty" }, "No history yet.")]));
+  }
+
+  // ------------------------------------------------------------------ import and export
+
+  async function exportKb(format) {
+    try {
+      const name = await download("/kb/export?format=" + enc(format), "knowledge-base." + format);
+      showNotice("Exported " + name + ".");
+    } catch (err) {
+      report(err, "Could not export the articles.");
+    }
+  }
+
+  function showKbImportResult(text, kind) {
+    const result = $("kb-import-result");
+    result.textContent = text;
+    result.dataset.kind = kind;
+    result.hidden = false;
+  }
+
+  /** The file goes as the request body; its extension names the format. */
+  async function importKbFile(file) {
+    const ext = String(file.name).split(".").pop().toLowerCase();
+    const format = KB_IMPORT_FORMATS[ext];
+    if (!format) {
+      showKbImportResult("Choose a .yaml, .json or .csv file.", "error");
+      return;
+    }
+    const button = $("kb-import");
+    button.disabled = true;
+    showKbImportResult("Importing " + file.name + "…", "info");
+    try {
+      const params = new URLSearchParams({ format, name: file.name });
+      const counts = (await api("POST", "/kb/import?" + params, file, { contentType: KB_IMPORT_TYPES[format] })) || {};
+      const n = Number(counts.articles) || 0;
+      showKbImportResult("Imported " + file.name + ": " + n + (n === 1 ? " article" : " articles") + " — " +
+        (counts.created || 0) + " new, " + (counts.updated || 0) + " updated, " + (counts.unchanged || 0) + " unchanged.", "ok");
+      refreshKbAround();
+      if (state.kb.article && !state.kb.dirty) openKbArticle(state.kb.article.id, state.kb.article.locale, { force: true, focus: false });
+    } catch (err) {
+      if (err.status !== 401) showKbImportResult("Import failed: " + err.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ knowledge gaps
+
+  function isoDay(date) {
+    return date.getFullYear() + "-" + String(date.getMonth() + 1).padStart(2, "0") + "-" + String(date.getDate()).padStart(2, "0");
+  }
+
+  /** The range as the agent sees it: local days, "To" included. */
+  function gapsParams() {
+    const params = new URLSearchParams();
+    const since = $("kb-gaps-since").valueAsDate ? $("kb-gaps-since").value : "";
+    const until = $("kb-gaps-until").valueAsDate ? $("kb-gaps-until").value : "";
+    const local = (day, plus) => {
+      const [y, m, d] = day.split("-").map(Number);
+      return new Date(y, m - 1, d + plus).toISOString();
+    };
+    if (since) params.set("since", local(since, 0));
+    if (until) params.set("until", local(until, 1));
+    if ($("kb-gaps-locale").value) params.set("locale", $("kb-gaps-locale").value);
+    return params;
+  }
+
+  function initGapsRange() {
+    if ($("kb-gaps-until").value) return;
+    const today = new Date();
+    $("kb-gaps-until").value = isoDay(today);
+    $("kb-gaps-since").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - KB_GAPS_DAYS));
+  }
+
+  async function loadGaps() {
+    initGapsRange();
+    state.kb.gapsLoaded = true;
+    const seq = ++state.kb.gapsSeq;
+    $("kb-gaps-summary").textContent = "Loading…";
+    try {
+      const data = (await api("GET", "/kb/gaps?" + gapsParams())) || {};
+      if (seq !== state.kb.gapsSeq) return;
+      renderGaps(data);
+    } catch (err) {
+      if (seq !== state.kb.gapsSeq) return;
+      $("kb-gaps-summary").textContent = "";
+      report(err, "Could not load the knowledge gaps.");
+    }
+  }
+
+  function renderGaps(data) {
+    const clusters = data.clusters || [];
+    const total = Number(data.total_questions) || 0;
+    $("kb-gaps-summary").textContent = total
+      ? total + (total === 1 ? " question" : " questions") + " the bot could not answer well, in " +
+        (data.total_clusters ?? clusters.length) + ((data.total_clusters ?? clusters.length) === 1 ? " gap" : " gaps") + ", most asked first."
+      : "";
+    $("kb-gaps-empty").hidden = clusters.length > 0;
+    $("kb-gaps-table").hidden = clusters.length === 0;
+    $("kb-gaps-table").tBodies[0].replaceChildren(...clusters.map(gapRow));
+  }
+
+  function gapRow(cluster) {
+    const kinds = Object.entries(cluster.kinds || {}).filter(([, n]) => n > 0)
+      .map(([kind, n]) => h("span", { class: "badge kb-gap-kind", "data-kind": kind }, humanize(kind) + " " + n));
+    const examples = (cluster.examples || []).map((example) => {
+      const open = example.conversation_id
+        ? h("button", { type: "button", class: "link-button kb-gap-conv", title: "Open the conversation" }, "#" + example.conversation_id)
+        : null;
+      if (open) open.addEventListener("click", () => openConversation(example.conversation_id));
+      return h("li", null, [h("span", { class: "kb-gap-example", dir: "auto" }, String(example.text || "")), open ? " " : null, open]);
+    });
+    const write = h("button", { type: "button", class: "btn btn-primary btn-small", "data-write": "true" }, "Write article");
+    write.addEventListener("click", () => writeFromGap(cluster, write));
+    let nearest = null;
+    if (cluster.nearest_article_id) {
+      nearest = h("button", { type: "button", class: "link-button", title: "The closest article the bot has" }, "Nearest: " + cluster.nearest_article_id);
+      nearest.addEventListener("click", () => {
+        setKbSection("articles");
+        openKbArticle(cluster.nearest_article_id, cluster.locale);
+      });
+    }
+    return h("tr", { "data-gap": cluster.key, "data-locale": cluster.locale }, [
+      h("td", { class: "num kb-gap-count" }, String(cluster.count)),
+      h("th", { scope: "row" }, [
+        h("div", { class: "kb-gap-title", dir: "auto" }, String(cluster.suggested_title || cluster.representative || "")),
+        h("div", { class: "muted kb-gap-rep", dir: "auto" }, [String(cluster.representative || ""), " · ", String(cluster.locale || "")]),
+        (cluster.top_terms || []).length ? h("div", { class: "kb-gap-terms" }, cluster.top_terms.map((t) => h("span", { class: "badge kb-term" }, String(t)))) : null,
+      ]),
+      h("td", null, h("div", { class: "badges" }, kinds)),
+      h("td", null, h("ul", { class: "kb-gap-examples" }, examples)),
+      h("td", null, h("div", { class: "kb-gap-actions" }, [write, nearest])),
+    ]);
+  }
+
+  /** One click: the cluster's draft becomes a new draft article, open in the editor. */
+  async function writeFromGap(cluster, button) {
+    if (!(await kbMayLeave())) return;
+    button.disabled = true;
+    try {
+      const created = await api("POST", "/kb/articles", cluster.draft);
+      setKbSection("articles");
+      showKbArticle(created);
+      refreshKbAround();
+      $("kb-body").focus();
+      $("kb-body").select();
+      showNotice("Draft created from the gap: write the answer, then submit it for review.");
+    } catch (err) {
+      report(err, "Could not create the draft.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function downloadGapsCsv() {
+    initGapsRange();
+    try {
+      await download("/kb/gaps.csv?" + gapsParams(), "knowledge-gaps.csv");
+    } catch (err) {
+      report(err, "Could not download the report.");
+    }
+  }
+
+  // ------------------------------------------------------------------ the knowledge-base dialog
+
+  /**
+   * A small modal question: a title, a text, optional fields. Resolves with the values once
+   * ``run`` (if any) succeeded, or null when cancelled; ``run``'s errors stay in the dialog.
+   */
+  function kbAsk(options) {
+    const dialog = $("kb-dialog");
+    if (dialog.open) return Promise.resolve(null);
+    $("kb-dialog-title").textContent = options.title;
+    $("kb-dialog-text").textContent = options.text || "";
+    $("kb-dialog-text").hidden = !options.text;
+    const fields = (options.fields || []).map((field) => {
+      const id = "kb-dialog-field-" + field.name;
+      const input = field.multiline
+        ? h("textarea", { id, rows: 3, dir: "auto", required: field.required || null })
+        : h("input", { id, type: "text", dir: "auto", autocomplete: "off", required: field.required || null });
+      input.value = field.value || "";
+      input.dataset.name = field.name;
+      return [h("label", { for: id }, field.label), input];
+    });
+    $("kb-dialog-fields").replaceChildren(...fields.flat());
+    const submit = $("kb-dialog-submit");
+    submit.textContent = options.confirm || "OK";
+    submit.className = "btn " + (options.danger ? "btn-danger-solid" : "btn-primary");
+    submit.disabled = false;
+    showDialogError("kb-dialog-error", null);
+    return new Promise((resolve) => {
+      state.kb.ask = { options, resolve };
+      dialog.addEventListener("close", () => {
+        if (state.kb.ask && state.kb.ask.resolve === resolve) {
+          state.kb.ask = null;
+          resolve(null);
+        }
+      }, { once: true });
+      showDialog(dialog, dialog.querySelector("#kb-dialog-fields input, #kb-dialog-fields textarea") || submit);
+    });
+  }
+
+  async function onKbDialogSubmit(event) {
+    event.preventDefault();
+    const ask = state.kb.ask;
+    if (!ask) return;
+    const values = {};
+    for (const input of $("kb-dialog-fields").querySelectorAll("[data-name]")) {
+      values[input.dataset.name] = input.value.trim();
+      if (input.required && !values[input.dataset.name]) {
+        showDialogError("kb-dialog-error", { message: "Fill in “" + input.labels[0].textContent + "”." });
+        input.focus();
+        return;
+      }
+    }
+    const submit = $("kb-dialog-submit");
+    submit.disabled = true;
+    try {
+      if (ask.options.run) await ask.options.run(values);
+    } catch (err) {
+      showDialogError("kb-dialog-error", err, "Something went wrong.");
+      submit.disabled = false;
+      return;
+    }
+    state.kb.ask = null;
+    $("kb-dialog").close();
+    ask.resolve(values);
+  }
+
+  function wireKb() {
+    $("kb-show-articles").addEventListener("click", () => setKbSection("articles"));
+    $("kb-show-gaps").addEventListener("click", () => setKbSection("gaps"));
+    $("kb-search").addEventListener("submit", (event) => {
+      event.preventDefault();
+      onKbFilterChange();
+    });
+    $("kb-q").addEventListener("input", onKbSearchInput);
+    for (const id of ["kb-filter-status", "kb-filter-category", "kb-filter-tag", "kb-filter-locale"]) $(id).addEventListener("change", onKbFilterChange);
+    $("kb-prev").addEventListener("click", () => {
+      state.kb.offset = Math.max(0, state.kb.offset - KB_PAGE);
+      loadKbList();
+    });
+    $("kb-next").addEventListener("click", () => {
+      state.kb.offset += KB_PAGE;
+      loadKbList();
+    });
+    $("kb-new").addEventListener("click", () => {
+      setKbSection("articles");
+      newKbArticle();
+    });
+    $("kb-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      saveKbArticle();
+    });
+    $("kb-form").addEventListener("input", onKbFieldInput);
+    $("kb-form").addEventListener("keydown", (event) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
+        event.preventDefault();
+        saveKbArticle();
+      }
+    });
+    $("kb-reload").addEventListener("click", reloadKbArticle);
+    $("kb-diff-close").addEventListener("click", () => {
+      $("kb-diff").hidden = true;
+    });
+    $("kb-import").addEventListener("click", () => $("kb-import-file").click());
+    $("kb-import-file").addEventListener("change", (event) => {
+      const file = event.target.files && event.target.files[0];
+      event.target.value = ""; // the same file can be chosen again
+      if (file) importKbFile(file);
+    });
+    for (const button of document.querySelectorAll("[data-export]")) {
+      button.addEventListener("click", () => exportKb(button.dataset.export));
+    }
+    $("kb-gaps-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      loadGaps();
+    });
+    $("kb-gaps-csv").addEventListener("click", downloadGapsCsv);
+    $("kb-dialog-form").addEventListener("submit", onKbDialogSubmit);
   }
 
   // ================================================================== typing indicators
@@ -2578,8 +3594,22 @@
         $("tab-conversations").focus();
         return;
       }
+      if (key === "k") {
+        event.preventDefault();
+        setView("kb");
+        $("tab-kb").focus();
+        return;
+      }
     }
     state.pendingG = 0;
+    // The conversation keys (j, k, c, n, t, x) mean nothing in the knowledge base: "/" searches.
+    if (state.view === "kb" && !["?", "g", "/", "Escape"].includes(key)) return;
+    if (state.view === "kb" && key === "/") {
+      event.preventDefault();
+      setKbSection("articles");
+      $("kb-q").focus();
+      return;
+    }
     switch (key) {
       case "j":
         event.preventDefault();
@@ -2635,8 +3665,10 @@
     $("presence").addEventListener("change", onPresenceChange);
     $("tab-conversations").addEventListener("click", () => setView("conversations"));
     $("tab-supervisor").addEventListener("click", () => setView("supervisor"));
+    $("tab-kb").addEventListener("click", () => setView("kb"));
     $("tab-conversations").addEventListener("keydown", onTabKeydown);
     $("tab-supervisor").addEventListener("keydown", onTabKeydown);
+    $("tab-kb").addEventListener("keydown", onTabKeydown);
     $("sup-refresh").addEventListener("click", () => scheduleSupervisorRefresh(true));
     $("open-help").addEventListener("click", openHelp);
     $("open-canned").addEventListener("click", openCannedDialog);
@@ -2671,6 +3703,7 @@
       $("canned-shortcut").focus();
     });
     $("canned-filter").addEventListener("input", renderManagedCanned);
+    wireKb();
     wireDialogs();
     document.addEventListener("keydown", onGlobalKeydown);
     // Back online or back to the tab: reconnect now rather than after the backoff.
