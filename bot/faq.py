@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import smalltalk
 from bot.assistant import BotContext, BotReply, Intent, SuggestedArticle
-from bot.templates import say
+from bot.templates import TEMPLATES, say
 from knowledge_base.index import IndexedArticle
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.text import detect_language
@@ -25,7 +25,11 @@ class FaqAssistant:
         self._suggestions = suggestions
 
     async def respond(self, context: BotContext) -> BotReply:
-        locale = detect_language(context.text, default=context.locale or self._default_locale)
+        default = context.locale or self._default_locale
+        # The languages we can answer in settle near neighbours (Malay or Indonesian, Persian
+        # or Dari); a text clearly in another language is still named as such.
+        candidates = {*self._kb.index.locales, *TEMPLATES, default, self._default_locale}
+        locale = detect_language(context.text, default=default, candidates=candidates)
         intent = smalltalk.classify(context.text)
         if intent is not None:
             text = "" if intent is Intent.HANDOFF else say(intent.value, locale)

@@ -126,6 +126,11 @@ class SearchIndex:
     def semantic(self) -> bool:
         return self._encoder is not None
 
+    @property
+    def locales(self) -> frozenset[str]:
+        """The locales some article is written in."""
+        return frozenset(locale for _, locale in self._by_key)
+
     def get(self, article_id: str, locale: str) -> IndexedArticle | None:
         return self._by_key.get((article_id, locale))
 

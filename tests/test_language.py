@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.assistant import BotContext, Intent
+from bot.faq import FaqAssistant
+from bot.templates import say
 from knowledge_base import language, text
+from knowledge_base.index import IndexedArticle, Match, SearchIndex
 from knowledge_base.language import Detection, detect, detect_language
 
 KB_LOCALES = {"en", "th", "zh", "fa"}
@@ -143,3 +147,39 @@ def test_unknown_candidates_are_ignored() -> None:
     assert detect_language(message, default="en", candidates={"xx", "de-AT"}) == "de-AT"
     assert detect_language(message, default="en", candidates={"xx"}) == "en"
     assert language.UNDETERMINED == "und"
+
+
+class _Kb:
+    """The part of KnowledgeBase the FAQ bot reads: an index and its search."""
+
+    def __init__(self, articles: list[IndexedArticle]) -> None:
+        self.index = SearchIndex(articles, semantic=None)
+
+    def search(self, question: str, limit: int = 5) -> list[Match]:
+        return self.index.search(question, limit=limit)
+
+
+_RETURNS = [
+    IndexedArticle("returns", "en", "Returns", "Send it back within 30 days.", ("return policy",)),
+    IndexedArticle("returns", "fa", "مرجوعی", "تا ۳۰ روز پس بفرستید.", ("شرایط مرجوعی کالا",)),
+]
+
+
+async def test_the_bot_greets_in_the_language_it_can_answer_in() -> None:
+    bot = FaqAssistant(_Kb(_RETURNS))  # type: ignore[arg-type]
+    # Alone, "سلام" is as much Arabic as Persian; the knowledge base's Persian settles it.
+    assert detect_language("سلام") == "ar"
+    reply = await bot.respond(BotContext("سلام", 1, 1, "webchat"))
+    assert (reply.intent, reply.locale, reply.text) == (Intent.GREET, "fa", say("greet", "fa"))
+
+
+async def test_the_bot_answers_with_the_variant_in_the_customers_language() -> None:
+    bot = FaqAssistant(_Kb(_RETURNS))  # type: ignore[arg-type]
+    persian = await bot.respond(BotContext("شرایط مرجوعی کالا چیست؟", 1, 1, "webchat"))
+    assert (persian.article_locale, persian.text, persian.locale) == (
+        "fa",
+        "تا ۳۰ روز پس بفرستید.",
+        "fa",
+    )
+    english = await bot.respond(BotContext("what is your return policy?", 1, 1, "webchat", "fa"))
+    assert (english.article_locale, english.locale) == ("en", "en")
