@@ -21,6 +21,7 @@ from storage.db import RecordNotFound
 from storage.models import Agent, Article, ArticleEvent, ArticleStatus, ArticleVersion
 from storage.repos import articles as article_repo
 from storage.repos import audit
+from storage.repos import feedback as feedback_repo
 
 if TYPE_CHECKING:
     from console.api import ConsoleApi
@@ -39,6 +40,9 @@ _MEDIA = {
 }
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 _VERSION = re.compile(r"[1-9][0-9]{0,8}")
+
+
+UNHELPFUL_SHOWN = 10  # latest "not helpful" votes in an article's detail
 
 
 class KbApi:
@@ -130,6 +134,9 @@ class KbApi:
                 else None
             )
             votes = await _votes(session, [(article_id, locale)])
+            unhelpful = await feedback_repo.unhelpful(
+                session, article_id=article_id, locale=locale, limit=UNHELPFUL_SHOWN
+            )
         body = _summary(row, votes.get((article_id, locale)))
         body.update(
             body=row.body,
@@ -142,6 +149,17 @@ class KbApi:
             # What customers get now, when the working copy differs from it.
             published=_version(live) if live else None,
             actions=_actions(row, can_publish(agent)),
+            # What the customers who voted "not helpful" had asked: why the answer missed.
+            unhelpful_questions=[
+                {
+                    "question": vote.question,
+                    "channel": vote.channel,
+                    "conversation_id": vote.conversation_id,
+                    "version": vote.article_version,
+                    "at": vote.updated_at.isoformat(),
+                }
+                for vote in unhelpful
+            ],
         )
         return body
 
@@ -345,16 +363,14 @@ async def _get(session: Any, article_id: str, locale: str) -> Article:
     return row
 
 
-async def _votes(session: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+async def _votes(
+    session: Any, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, int]]:
     """Helpful / not helpful per article from the customers' feedback."""
-    try:
-        from storage.repos import feedback as feedback_repo
-    except ImportError:  # pragma: no cover - the feedback repository ships with the editor
-        return {}
-    return dict(await feedback_repo.counts(session, keys))
+    return await feedback_repo.counts(session, keys)
 
 
-def _summary(row: Article, votes: Any) -> dict[str, Any]:
+def _summary(row: Article, votes: tuple[int, int] | None) -> dict[str, Any]:
     helpful, unhelpful = votes if votes else (0, 0)
     rated = helpful + unhelpful
     return {

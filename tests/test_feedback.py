@@ -335,7 +335,9 @@ async def test_a_resent_press_counts_once_and_history_shows_the_buttons(
     assert history[1]["id"] == rated["id"]
 
 
-async def test_counts_and_unhelpful_list(client: TestClient, chat: ChatClient) -> None:
+async def test_counts_and_unhelpful_list(
+    client: TestClient, chat: ChatClient, agent1: AgentApi
+) -> None:
     await chat.connect()
     await chat.say("How can I reset my password?")
     await chat.reply()
@@ -363,6 +365,13 @@ async def test_counts_and_unhelpful_list(client: TestClient, chat: ChatClient) -
     assert chosen == {("reset-password", "en"): (1, 1), ("no-such-article", "en"): (0, 0)}
     assert later == {}
     assert [(u.question, u.helpful) for u in unhelpful] == [("How can I reset my password?", False)]
+
+    # What the knowledge manager sees in the editor.
+    article = await agent1.call("GET", "/api/v1/kb/articles/reset-password/en")
+    assert (article["helpful"], article["unhelpful"], article["helpfulness"]) == (1, 1, 0.5)
+    [said] = article["unhelpful_questions"]
+    assert (said["question"], said["channel"]) == ("How can I reset my password?", "webchat")
+    assert said["conversation_id"] == unhelpful[0].conversation_id
 
 
 # ---- messengers and SMS, end to end ------------------------------------------------------

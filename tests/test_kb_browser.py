@@ -155,6 +155,11 @@ async def test_knowledge_base_from_draft_to_bot_answer_versions_files_and_gaps(
     await expect(answer).to_contain_text("Gift wrapping costs $3 per order.")
     await customer.locator(f"{BOT} .sb-feedback .sb-vote[data-vote='helpful']").last.click()
     await expect(customer.locator(f"{BOT} .sb-text").last).to_have_text("Glad it helped!")
+    unhappy = await open_chat(chromium, base_url)
+    await say(unhappy, "Do you offer gift wrapping?")
+    await expect(unhappy.locator(f"{BOT} .sb-text").last).to_contain_text("costs $3 per order")
+    await unhappy.locator(f"{BOT} .sb-feedback .sb-vote[data-vote='not_helpful']").last.click()
+    await expect(unhappy.locator(f"{BOT} .sb-text").last).to_contain_text("Sorry that didn")
 
     # ---------------------------------------------------------------- edit, compare, roll back
     await manager.locator("#kb-body").fill(EDITED_BODY)
@@ -170,9 +175,11 @@ async def test_knowledge_base_from_draft_to_bot_answer_versions_files_and_gaps(
     await published.locator("summary").click()
     await expect(published.locator("#kb-published-body")).to_contain_text("costs $3 per order")
     await expect(manager.locator("#kb-meta")).to_contain_text("Live: version 1")
-    # The customer's vote shows on the article in the list.
+    # The customers' votes show on the article in the list, and what the unhappy one asked.
     edited = manager.locator("#kb-list .kb-item", has_text=TITLE)
-    await expect(edited.locator(".kb-helpfulness")).to_have_text("👍 1 · 👎 0 (100%)")
+    await expect(edited.locator(".kb-helpfulness")).to_have_text("👍 1 · 👎 1 (50%)")
+    await expect(manager.locator("#kb-unhelpful .kb-unhelpful-item")).to_have_count(1)
+    await expect(manager.locator("#kb-unhelpful")).to_contain_text("Do you offer gift wrapping?")
     await expect(edited.locator(".kb-version")).to_have_text("v2")
     await expect(edited.locator(".kb-live")).to_have_text("live v1")
 

@@ -2690,6 +2690,7 @@
     $("kb-save").hidden = !editable;
     renderKbWorkflow(actions);
     renderKbHistory(article.history || []);
+    renderKbUnhelpful(article.unhelpful_questions || []);
     $("kb-diff").hidden = true;
     $("kb-record").hidden = false;
     loadKbVersions();
@@ -3008,6 +3009,25 @@
       ]),
       event.comment ? h("p", { class: "kb-history-comment", dir: "auto" }, String(event.comment)) : null,
     ])) : [h("li", { class: "list-empty" }, "No history yet.")]));
+  }
+
+  /** The questions customers asked when they voted an answer from this article down. */
+  function renderKbUnhelpful(votes) {
+    $("kb-unhelpful").replaceChildren(...(votes.length ? votes.map((vote) => {
+      const open = vote.conversation_id
+        ? h("button", { type: "button", class: "link-button kb-gap-conv", title: "Open the conversation" }, "#" + vote.conversation_id)
+        : null;
+      if (open) open.addEventListener("click", () => openConversation(vote.conversation_id));
+      return h("li", { class: "kb-history-item kb-unhelpful-item" }, [
+        h("p", { class: "kb-history-comment", dir: "auto" }, vote.question ? String(vote.question) : "(question not recorded)"),
+        h("div", { class: "kb-history-line" }, [
+          h("span", { class: "muted" }, humanize(String(vote.channel || ""))),
+          vote.version ? h("span", { class: "muted" }, "v" + vote.version) : null,
+          open,
+          h("span", { class: "entry-time" }, formatClock(vote.at)),
+        ]),
+      ]);
+    }) : [h("li", { class: "list-empty" }, "No one has rated an answer from it not helpful.")]));
   }
 
   // ------------------------------------------------------------------ import and export
