@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/kb_search.py
 	$(BIN)/python bench/assignment.py
+	$(BIN)/python bench/bot_accuracy.py
+	$(BIN)/python bench/language.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -16,6 +16,10 @@ best-phrasing cosine the index used before, ``learn=False``), the product (class
 cosine fusion, self-calibrated), and the product with the sentence-model re-ranker when the
 ``semantic`` extra is installed.
 
+Besides the table, an SVG chart (bench/out/bot_accuracy.svg unless ``--chart``): per task, the
+share of questions answered right / wrong and of out-of-scope questions escalated as the
+threshold sweeps 0..1, and the reliability diagram of each scorer.
+
     .venv/bin/python bench/bot_accuracy.py
     .venv/bin/python bench/bot_accuracy.py --sample 20 --questions 300 --semantic off --json
 """
@@ -32,7 +36,8 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +51,7 @@ VENV = ROOT / ".venv"
 DATA = ROOT.parent / "shared" / "data"
 FEW = 10  # phrasings per intent in the few-shot runs
 MS = 1000.0
+CHART = SCRIPT.parent / "out" / "bot_accuracy.svg"
 
 Example = tuple[str, str | None]  # (question, intent); None: out of scope
 
@@ -94,6 +100,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=20261123, help="sampling seed (fixed default)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--chart",
+        default=str(CHART),
+        metavar="PATH",
+        help=f"write the charts (SVG) there (default {CHART}); '' for none",
+    )
+    p.add_argument("--no-chart", action="store_true", help="write no chart (as --chart '')")
     args = p.parse_args(argv)
     if args.sample < 0 or args.sample == 1:
         p.error("--sample must be 0 (all) or at least 2")
@@ -206,6 +219,15 @@ class Result:
     p50_ms: float
     p99_ms: float
     reliability: list[tuple[float, float, float, int]]
+    # Per test question: (confidence, right, out of scope); for the charts, not in the JSON.
+    answers: list[tuple[float, bool, bool]] = field(
+        default_factory=list, repr=False, compare=False, metadata={"json": False}
+    )
+
+    def as_json(self) -> dict[str, object]:
+        """``asdict`` without the fields marked ``json: False``."""
+        hidden = {f.name for f in fields(self) if not f.metadata.get("json", True)}
+        return {k: v for k, v in asdict(self).items() if k not in hidden}
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -269,6 +291,10 @@ def evaluate(
         p50_ms=percentile(latencies, 50) * MS,
         p99_ms=percentile(latencies, 99) * MS,
         reliability=reliability(conf_all, right_all),
+        answers=[
+            (score, right, e[1] is None)
+            for score, right, e in zip(conf_all, right_all, task.test, strict=True)
+        ],
     )
 
 
@@ -342,6 +368,97 @@ def report(results: Sequence[Result], threshold: float) -> None:
             print(f"  {r.task} / {r.scorer}: {bins}")
 
 
+# ---- the charts ----------------------------------------------------------------------------
+
+STEPS = 100  # the threshold sweep: 0, 0.01, ..., 1
+SWEPT = ("product", "product+semantic")  # the scorers whose threshold sweep is charted
+
+
+def sweep(
+    answers: Sequence[tuple[float, bool, bool]],
+) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Per threshold: in-scope questions answered right / wrong, out-of-scope ones escalated."""
+    inside = [(c, right) for c, right, oos in answers if not oos]
+    outside = [c for c, _, oos in answers if oos]
+    steps = [i / STEPS for i in range(STEPS + 1)]
+    series = [
+        (
+            "in scope, answered right",
+            [(t, share([r and c >= t for c, r in inside])) for t in steps],
+        ),
+        (
+            "in scope, answered wrong",
+            [(t, share([c >= t and not r for c, r in inside])) for t in steps],
+        ),
+    ]
+    if outside:
+        series.append(
+            ("out of scope, escalated", [(t, share([c < t for c in outside])) for t in steps])
+        )
+    return series
+
+
+def reliability_points(answers: Sequence[tuple[float, bool, bool]]) -> list[tuple[float, float]]:
+    """(confidence bin midpoint, share right) over 10 bins, as the ECE; empty bins left out."""
+    from knowledge_base.calibration import reliability
+
+    bins = reliability([c for c, _, _ in answers], [r for _, r, _ in answers], bins=10)
+    return [((lo + hi) / 2, acc) for lo, hi, acc, _ in bins]
+
+
+def write_chart(
+    path: Path, results: Sequence[Result], threshold: float, args: argparse.Namespace
+) -> None:
+    """Per task, a row: the threshold sweep of each product scorer, then the reliability."""
+    if str(SCRIPT.parent) not in sys.path:  # imported rather than run as a script (the tests)
+        sys.path.append(str(SCRIPT.parent))
+    import charts
+
+    by_task: dict[str, dict[str, Result]] = defaultdict(dict)
+    for r in results:
+        by_task[r.task][r.scorer] = r
+    swept = [s for s in SWEPT if any(s in scorers for scorers in by_task.values())]
+    cells: list[str | None] = []
+    for task, scorers in by_task.items():
+        for scorer in swept:
+            found = scorers.get(scorer)
+            cells.append(
+                None
+                if found is None
+                else charts.line_chart(
+                    f"{task} · {scorer}: answers by threshold",
+                    "answer threshold (confidence ≥ threshold: answered)",
+                    "share of questions",
+                    sweep(found.answers),
+                    (0, 1),
+                    (0, 1),
+                    marker=(threshold, f"configured {threshold:g}"),
+                    y_format=charts.percent,
+                )
+            )
+        cells.append(
+            charts.line_chart(
+                f"{task}: reliability",
+                "confidence (bin midpoint, 10 bins)",
+                "share right (out of scope: wrong)",
+                [  # the product's scorers first (the colours of the sweeps), the baseline last
+                    (name, reliability_points(r.answers))
+                    for name, r in sorted(scorers.items(), key=lambda item: item[0] == "baseline")
+                ],
+                (0, 1),
+                (0, 1),
+                diagonal="perfect calibration",
+                dots=True,
+                y_format=charts.percent,
+            )
+        )
+    title = f"FAQ bot on BANKING77 and CLINC150 · answer threshold {threshold:g}"
+    if args.sample or args.questions:
+        title += f" · sample: {args.sample or 'all'} intents, {args.questions or 'all'} questions per data set"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(charts.grid(cells, len(swept) + 1, title) + "\n", encoding="utf-8")
+
+
 def run(args: argparse.Namespace) -> list[Result]:
     from knowledge_base.index import SearchIndex
     from knowledge_base.semantic import encoder_for
@@ -354,17 +471,19 @@ def run(args: argparse.Namespace) -> list[Result]:
     for task in tasks:
         kb = articles(task.train)
         results.append(
-            evaluate(task, "baseline", lambda kb=kb: SearchIndex(kb, learn=False), threshold, 0)
+            evaluate(
+                task, "baseline", partial(SearchIndex, kb, semantic=None, learn=False), threshold, 0
+            )
         )
         results.append(
-            evaluate(task, "product", lambda kb=kb: SearchIndex(kb, semantic=None), threshold, 0)
+            evaluate(task, "product", partial(SearchIndex, kb, semantic=None), threshold, 0)
         )
         if encoder is not None:
             results.append(
                 evaluate(
                     task,
                     "product+semantic",
-                    lambda kb=kb: SearchIndex(kb, semantic=encoder),
+                    partial(SearchIndex, kb, semantic=encoder),
                     threshold,
                     args.timed,
                     encoder,
@@ -380,9 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args)
     threshold = args.threshold if args.threshold is not None else configured_threshold()
     if args.json:
-        print(json.dumps({"threshold": threshold, "results": [asdict(r) for r in results]}))
+        print(json.dumps({"threshold": threshold, "results": [r.as_json() for r in results]}))
     else:
         report(results, threshold)
+    chart = "" if args.no_chart else args.chart
+    if chart:
+        write_chart(Path(chart), results, threshold, args)
+        say(f"chart: {Path(chart).resolve()}")
     say(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -12,6 +12,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from knowledge_base import semantic
 from knowledge_base.calibration import Calibrator, expected_calibration_error
 from knowledge_base.importer import read_articles
 from knowledge_base.index import IndexedArticle, SearchIndex
@@ -159,6 +160,15 @@ def test_the_semantic_setting_is_checked() -> None:
         BotSettings(semantic="sometimes").validate()
 
 
+def test_semantic_on_without_the_model_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(semantic, "available", lambda: False)
+    with pytest.raises(SettingsError, match=r"bot\.semantic.*not installed"):
+        BotSettings(semantic="on").validate()
+    BotSettings(semantic="auto").validate()
+    monkeypatch.setattr(semantic, "available", lambda: True)
+    BotSettings(semantic="on").validate()
+
+
 def test_script_detection_for_the_english_model() -> None:
     assert is_latin("How do I reset my password?")
     assert is_latin("Café au lait, s'il vous plaît")
@@ -200,7 +210,12 @@ def test_the_benchmark_runs_on_a_sample_and_reports_sane_values(
 ) -> None:
     bench = load_bench(monkeypatch)
 
-    assert bench.main(["--sample", "20", "--questions", "150", "--semantic", "off", "--json"]) == 0
+    assert (
+        bench.main(
+            ["--sample", "20", "--questions", "150", "--semantic", "off", "--json", "--no-chart"]
+        )
+        == 0
+    )
 
     report = json.loads(capsys.readouterr().out)
     results = report["results"]
@@ -220,3 +235,51 @@ def test_the_benchmark_runs_on_a_sample_and_reports_sane_values(
             assert r["oos_recall"] is None
     assert all(r["calibrated"] for r in results if r["scorer"] == "product" and "full" in r["task"])
     assert not any(r["calibrated"] for r in results if r["scorer"] == "baseline")
+
+
+@pytest.mark.skipif(not (DATA / "clinc150").is_dir(), reason="evaluation data not present")
+def test_the_benchmark_draws_its_charts_and_keeps_them_out_of_the_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    bench = load_bench(monkeypatch)
+    chart = tmp_path / "c.svg"
+    argv = ["--sample", "20", "--questions", "150", "--semantic", "off", "--json"]
+
+    assert bench.main([*argv, "--chart", str(chart)]) == 0
+
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert all("answers" not in r for r in results)
+    root = ET.parse(chart).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    for task in ("BANKING77 full", "CLINC150 full", "BANKING77 10/intent", "CLINC150 10/intent"):
+        assert f"{task} · product: answers by threshold" in texts
+        assert f"{task}: reliability" in texts
+    legend = {"in scope, answered right", "in scope, answered wrong", "out of scope, escalated"}
+    assert legend | {"product", "baseline", "perfect calibration"} <= texts
+    assert any(t and t.startswith("configured ") for t in texts)
+
+
+def test_a_line_charts_points_land_where_the_axes_say() -> None:
+    import xml.etree.ElementTree as ET
+
+    from bench.charts import line_chart
+
+    svg = line_chart(
+        "t", "x", "y", [("a", [(2, 10), (7, 15), (12, 20)])], (2, 12), (10, 20), marker=(7, "m")
+    )
+
+    root = ET.fromstring(svg)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    plot = root.find("s:rect[@class='plot']", ns)
+    series = root.find("s:polyline[@class='series']", ns)
+    marker = root.find("s:line[@class='marker']", ns)
+    assert plot is not None and series is not None and marker is not None
+    x, y, w, h = (float(plot.get(k, "nan")) for k in ("x", "y", "width", "height"))
+    points = [float(v) for p in series.get("points", "").split() for v in p.split(",")]
+    # (x min, y min) bottom left, the middle in the middle, (x max, y max) top right
+    assert points == pytest.approx([x, y + h, x + w / 2, y + h / 2, x + w, y], abs=0.06)
+    assert float(marker.get("x1", "nan")) == pytest.approx(x + w / 2, abs=0.06)
+    assert {"a", "t", "m"} <= {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
