@@ -288,12 +288,7 @@ class KbApi:
             if status not in STATUSES:
                 raise BadRequest("bad_status", f"status must be one of {', '.join(STATUSES)}")
         async with self.db.transaction() as session:
-            rows = await article_repo.all_articles(session)
-        articles = [
-            {"id": r.id, "locale": r.locale, "status": r.status, **article_repo.content_of(r)}
-            for r in rows
-            if not statuses or r.status in statuses
-        ]
+            articles = await article_repo.export_rows(session, statuses)
         text = dumps(articles, fmt)
         return web.Response(
             text=text,

@@ -122,12 +122,7 @@ async def kb_export(settings: Settings, path: Path, fmt: str | None, statuses: l
     if fmt is None:
         raise SwitchboardError(f"{path}: say --format yaml, json or csv")
     async with _database(settings) as database, database.transaction() as session:
-        rows = await article_repo.all_articles(session)
-    articles = [
-        {"id": r.id, "locale": r.locale, "status": r.status, **article_repo.content_of(r)}
-        for r in rows
-        if not statuses or r.status in statuses
-    ]
+        articles = await article_repo.export_rows(session, statuses)
     text = dumps(articles, fmt)
     if str(path) == "-":
         sys.stdout.write(text)

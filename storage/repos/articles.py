@@ -260,6 +260,16 @@ async def all_articles(session: AsyncSession) -> list[Article]:
     return list(rows.scalars())
 
 
+async def export_rows(session: AsyncSession, statuses: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every article (in ``statuses``, when given) as the importer's records: id, locale,
+    status and content, ordered by id and locale."""
+    return [
+        {"id": r.id, "locale": r.locale, "status": r.status, **content_of(r)}
+        for r in await all_articles(session)
+        if not statuses or r.status in statuses
+    ]
+
+
 async def preload(session: AsyncSession, article_ids: list[str]) -> None:
     """Load a batch into the session in one query, so ``get`` finds them without one each."""
     await session.execute(select(Article).where(Article.id.in_(article_ids)))
