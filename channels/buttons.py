@@ -48,6 +48,12 @@ def feedback_labels(locale: str | None) -> tuple[str, str]:
     return HELPFUL.get(lang, HELPFUL["en"]), NOT_HELPFUL.get(lang, NOT_HELPFUL["en"])
 
 
+def feedback_link(base_url: str, touchpoint_id: int, token: str, vote: str) -> str:
+    """The link that casts ``vote`` (helpful | not_helpful) on an answer, for channels
+    without buttons (channels.feedback_links serves it)."""
+    return f"{base_url.rstrip('/')}/feedback/{touchpoint_id}/{token}?vote={vote}"
+
+
 def asks_feedback(meta: Mapping[str, Any]) -> bool:
     """Whether an outbound message is an answer the customer may rate (the router marks it)."""
     return bool(meta.get("asks_feedback"))

@@ -52,6 +52,7 @@ _THREAD_KEYS = (
     "to_name",
     "reply_context",
     "asks_feedback",  # an answer the customer may rate: the adapter adds its feedback buttons
+    "feedback_token",  # ... and the token its "was this helpful?" links carry
 )
 log = logging.getLogger("switchboard.outbox")
 

@@ -3,6 +3,7 @@ nothing may be sent right now. Pure functions over the models."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,8 @@ def answer_meta(
         meta.update(question=question, locale=reply.locale)
     if rate and reply.article_id:
         meta["asks_feedback"] = True
+        # Proves a vote from a link (an email's "was this helpful?") is about this answer.
+        meta["feedback_token"] = secrets.token_urlsafe(16)
     return meta
 
 

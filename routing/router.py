@@ -81,6 +81,17 @@ class _Txn:
     assign: bool = False
 
 
+@dataclass(frozen=True)
+class Rating:
+    """What a vote from a link did: ``with_people`` when a person now has (or had) the
+    conversation, ``locale`` the answer's language (for the page that thanks the customer)."""
+
+    helpful: bool
+    escalated: bool
+    with_people: bool
+    locale: str
+
+
 class Router:
     def __init__(
         self,
@@ -535,6 +546,57 @@ class Router:
         await self._announce(txn)
         return conv
 
+    async def rate_answer(self, touchpoint_id: int, token: str, helpful: bool) -> Rating | None:
+        """A vote cast from a link ("was this helpful?" in an email), checked against the
+        answer's own token; None when the link names no answer that asked to be rated. The
+        vote is kept in the history as the customer's; a new "not helpful" on a conversation
+        still with the bot hands it to a person at once (a customer who followed a link will
+        not rephrase for the bot), without another email: the link's page says so."""
+        txn = _Txn()
+        async with self.db.transaction() as session:
+            answer = await feedback_repo.rateable_by_link(session, touchpoint_id, token)
+            if answer is None or answer.conversation_id is None:
+                return None
+            meta = answer.meta or {}
+            conv = await conv_repo.get(session, answer.conversation_id, lock=True)
+            earlier = await feedback_repo.record_vote(session, answer, helpful, self.clock.now())
+            escalated = False
+            if earlier != helpful:
+                self.metrics.bot.labels("helpful" if helpful else "unhelpful").inc()
+                vote = await self._record(
+                    session,
+                    conv,
+                    TouchpointKind.MESSAGE,
+                    Direction.INBOUND,
+                    AuthorKind.CUSTOMER,
+                    "👍" if helpful else "👎",
+                    meta={
+                        "feedback": {"touchpoint_id": answer.id, "helpful": helpful},
+                        "via": "link",
+                    },
+                    delivery_state=DeliveryState.SENT,
+                )
+                txn.events.append(_message_event(vote))
+                if not helpful and conv.status is ConversationStatus.BOT:
+                    self.metrics.bot.labels("escalated").inc()
+                    identity = await customer_repo.get_identity(session, conv.identity_id)
+                    await self._escalate(
+                        session,
+                        conv,
+                        identity,
+                        "bot_unanswered",
+                        txn,
+                        replies.recorded_answer(meta),
+                        notify=False,
+                        question=meta.get("question"),
+                    )
+                    escalated = True
+            locale = str(meta.get("locale") or conv.locale or "en")
+            status = conv.status
+        await self._announce(txn)
+        with_people = escalated or status is not ConversationStatus.BOT
+        return Rating(helpful, escalated, with_people, locale)
+
     async def claim(self, agent: Agent, conversation_id: int | None = None) -> Conversation:
         """Give a queued conversation to ``agent``. Two agents can never claim the same one.
 
@@ -970,6 +1032,7 @@ class Router:
         }
         if meta.get("asks_feedback"):
             payload["asks_feedback"] = True  # the channel adds its "was this helpful?" buttons
+            payload["feedback_token"] = meta.get("feedback_token")  # ... or links
         if author is not AuthorKind.AGENT:
             if txn.acknowledge:
                 payload["acknowledgement"] = True

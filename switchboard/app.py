@@ -24,6 +24,7 @@ from channels.email.adapter import EmailAdapter, EmailTemplates, SmtpSettings
 from channels.email.imap import ImapPoller, ImapSettings
 from channels.email.inbound import EmailIngest
 from channels.email.receiver import SmtpReceiver
+from channels.feedback_links import FeedbackLinks
 from channels.sms import SmsAdapter
 from channels.twilio_api import TwilioApi
 from channels.twilio_webhooks import SmsWebhooks, TwilioSignature
@@ -100,7 +101,10 @@ def create_app(
     rasa = _rasa(settings, kb, metrics_) if settings.bot.backend == "rasa" else None
     assistant: Assistant = rasa or _faq(settings, kb)
     if settings.email.enabled:
-        channels.register(_email_adapter(settings.email, clock), _email_traits(settings.email))
+        channels.register(
+            _email_adapter(settings.email, clock, settings.effective_public_url),
+            _email_traits(settings.email),
+        )
     closers = _register_messengers(settings, channels)
     twilio = None
     if settings.twilio.enabled:
@@ -353,7 +357,7 @@ def _add_messenger_webhooks(app: web.Application, settings: Settings, router: Ro
         ).add_routes(app)
 
 
-def _email_adapter(email: EmailSettings, clock: Clock) -> EmailAdapter:
+def _email_adapter(email: EmailSettings, clock: Clock, public_url: str) -> EmailAdapter:
     try:
         templates = EmailTemplates.load(_config_path(email.templates))
     except ValueError as exc:
@@ -372,6 +376,7 @@ def _email_adapter(email: EmailSettings, clock: Clock) -> EmailAdapter:
         display_name=email.display_name,
         templates=templates,
         clock=clock,
+        feedback_url=public_url,
     )
 
 
@@ -430,6 +435,7 @@ def _email_receivers(app: web.Application, email: EmailSettings, router: Router)
 
 def _add_routes(app: web.Application, settings: Settings, router: Router, hub: Hub) -> None:
     # Routes that need the started resources are added on start-up, before the router freezes.
+    FeedbackLinks(router).add_routes(app)
     WebChatEndpoint(
         router,
         hub,

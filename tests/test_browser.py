@@ -488,3 +488,47 @@ async def test_an_email_with_an_attachment_shows_its_subject_and_downloads_in_th
         assert await asyncio.to_thread(Path(saved).read_bytes) == b"%PDF-1.4 receipt"
     finally:
         await relay.stop()
+
+
+async def test_one_click_on_an_emails_not_helpful_link_hands_the_request_to_a_person(
+    chromium: Chromium, serve: Callable[[Settings], Awaitable[str]], make_settings: Any
+) -> None:
+    relay = SmtpSink()
+    await relay.start()
+    try:
+        settings = make_settings(
+            email={
+                "address": "support@acme.test",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": relay.port,
+                "smtp_tls": "none",
+                "receiver_port": free_port(),
+            }
+        )
+        base_url = await serve(settings)
+        message = EmailMessage()
+        message["From"] = "Alice <alice@customer.test>"
+        message["To"] = "support@acme.test"
+        message["Subject"] = "Password"
+        message.set_content("Hi, I forgot my password and can't log in. How do I reset it?")
+        await aiosmtplib.send(
+            message,
+            hostname="127.0.0.1",
+            port=settings.email.receiver_port,
+            recipients=["support@acme.test"],
+            start_tls=False,
+        )
+        [answer] = await relay.wait_for(1)
+        [path] = re.findall(r"https?://[^/\s]+(/feedback/\S+vote=not_helpful)", answer.text)
+
+        page = await chromium.page()
+        await page.goto(base_url + path)  # the page sends the vote by itself
+
+        await expect(page.locator("h1")).to_have_text(
+            "Sorry it didn't help. A person will reply to your email."
+        )
+        agent = await sign_in(chromium, base_url)
+        waiting = agent.locator("#queue-list li", has_text="Alice")
+        await expect(waiting).to_contain_text("👎")  # the latest step: the customer's vote
+    finally:
+        await relay.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import AsyncIterator, Callable
 from email import policy
 from email.message import EmailMessage
@@ -155,6 +156,76 @@ async def test_a_new_email_gets_one_acknowledgement_carrying_the_bots_answer(
     [conv] = await desk.conversations_of(ALICE)
     assert conv["reference"] == reference and conv["status"] == "bot"
     assert conv["subject"] == "Password help"
+
+
+def feedback_links(received: Received) -> dict[str, str]:
+    """The "was this helpful?" links of a mail, by vote, as paths on our server."""
+    found = re.findall(r"https?://[^/\s]+(/feedback/\d+/[\w-]+\?vote=(\w+))", received.text)
+    return {vote: path for path, vote in found}
+
+
+async def test_an_answer_asks_was_this_helpful_and_a_no_from_its_link_reaches_a_person(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail())
+    [ack] = await desk.relay.wait_for(1)
+    links = feedback_links(ack)
+    assert sorted(links) == ["helpful", "not_helpful"]
+    assert "Did this answer your question?" in ack.text
+    html = ack.message.get_body(("html",)).get_content()
+    assert '<a href="http://' in html and links["not_helpful"] in html
+    [conv] = await desk.conversations_of(ALICE)
+    client = desk.client
+
+    # Opening the link shows the question with both answers; it records nothing by itself
+    # (a link scanner fetching it changes nothing), the page's form does.
+    page = await client.get(links["helpful"])
+    assert page.status == 200
+    text = await page.text()
+    assert "Was this answer helpful?" in text and 'method="post"' in text
+    assert "👍 Yes, it helped" in text and "👎 No, I still need help" in text
+    assert not [m for m in await desk.history(conv["id"]) if "feedback" in m["meta"]]
+
+    yes = await client.post(links["helpful"], data={"vote": "helpful"})
+    assert yes.status == 200 and "Glad it helped" in await yes.text()
+    assert (await desk.agent.queue())["items"] == []
+
+    no = await client.post(links["not_helpful"], data={"vote": "not_helpful"})
+    assert no.status == 200 and "A person will reply to your email." in await no.text()
+    [queued] = (await desk.agent.queue())["items"]
+    assert queued["id"] == conv["id"]
+    history = await desk.history(conv["id"])
+    votes = [m for m in history if m["kind"] == "message" and "feedback" in m["meta"]]
+    assert [(m["text"], m["meta"]["via"]) for m in votes] == [("👍", "link"), ("👎", "link")]
+    [escalation] = [m for m in history if m["kind"] == "escalation"]
+    assert escalation["meta"]["question"] == PASSWORD_QUESTION
+    article = await desk.agent.call("GET", "/api/v1/kb/articles/reset-password/en")
+    assert (article["helpful"], article["unhelpful"]) == (0, 1)
+    assert article["unhelpful_questions"][0]["channel"] == "email"
+
+    # Changing one's mind later is recorded; the request stays with the people.
+    again = await client.post(links["helpful"], data={"vote": "helpful"})
+    assert "Glad it helped" in await again.text()
+    assert [c["id"] for c in (await desk.agent.queue())["items"]] == [conv["id"]]
+
+
+async def test_a_feedback_link_that_was_tampered_with_or_a_bad_vote_is_refused(
+    desk: MailDesk,
+) -> None:
+    await desk.send(mail())
+    [ack] = await desk.relay.wait_for(1)
+    path = feedback_links(ack)["not_helpful"]
+    forged = re.sub(r"/feedback/(\d+)/[\w-]+", r"/feedback/\1/forged-token-123", path)
+
+    for response in (
+        await desk.client.get(forged),
+        await desk.client.post(forged, data={"vote": "not_helpful"}),
+    ):
+        assert response.status == 404
+        assert "This link is not valid" in await response.text()
+    bad = await desk.client.post(path, data={"vote": "maybe"})
+    assert bad.status == 400 and "vote must be helpful or not_helpful" in await bad.text()
+    assert (await desk.agent.queue())["items"] == []
 
 
 async def test_an_email_the_bot_cannot_answer_is_acknowledged_and_queued_for_a_person(

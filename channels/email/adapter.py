@@ -14,6 +14,7 @@ import aiosmtplib
 import yaml
 
 from channels.base import DeliveryReceipt, OutboundMessage, Suggestion
+from channels.buttons import asks_feedback, feedback_link
 from channels.email.compose import compose, reply_subject
 from channels.errors import PermanentChannelError, TransientChannelError
 from routing.clock import Clock, SystemClock
@@ -69,6 +70,7 @@ class EmailAdapter:
         display_name: str,
         templates: EmailTemplates,
         clock: Clock | None = None,
+        feedback_url: str | None = None,
     ) -> None:
         self._smtp = smtp
         self._address = address
@@ -76,6 +78,8 @@ class EmailAdapter:
         self._domain = address.rpartition("@")[2].lower()
         self._templates = templates
         self._clock = clock or SystemClock()
+        # The public base URL of the "was this helpful?" links; None: answers carry none.
+        self._feedback_url = feedback_url
 
     def message_id(self, message: OutboundMessage) -> str:
         """Stable per touchpoint, so a retried send carries the same Message-ID."""
@@ -91,6 +95,13 @@ class EmailAdapter:
             parts.append(t("acknowledgement", locale, reference=f"[#{message.reference}]"))
         if message.text.strip():
             parts.append(message.text.strip())
+        token = message.meta.get("feedback_token")
+        if self._feedback_url and asks_feedback(message.meta) and token:
+            yes, no = (
+                feedback_link(self._feedback_url, message.touchpoint_id, token, vote)
+                for vote in ("helpful", "not_helpful")
+            )
+            parts.append(t("feedback", locale, yes=yes, no=no))
         if message.suggestions:
             parts.append(t("articles", locale) + "\n" + _articles(message.suggestions))
         if message.author_kind is AuthorKind.AGENT:

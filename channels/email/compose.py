@@ -68,20 +68,35 @@ def _references(references: Sequence[str], in_reply_to: str | None) -> list[str]
 
 
 def text_to_html(text: str) -> str:
-    """A safe HTML rendering of plain ``text``: everything escaped, blank lines make paragraphs.
+    """A safe HTML rendering of plain ``text``: everything escaped, blank lines make paragraphs,
+    http(s) addresses links.
 
     ``dir="auto"`` lets each paragraph pick its own direction, so Persian reads right-to-left
     next to Thai or English.
     """
     blocks = [block for block in re.split(r"\n[ \t]*\n", text.strip()) if block.strip()]
     paragraphs = "\n".join(
-        '<p dir="auto">' + "<br>\n".join(escape(line) for line in block.split("\n")) + "</p>"
+        '<p dir="auto">' + "<br>\n".join(_linked(line) for line in block.split("\n")) + "</p>"
         for block in blocks
     )
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n'
         f'<body><div dir="auto">\n{paragraphs}\n</div></body></html>\n'
     )
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def _linked(line: str) -> str:
+    """A line escaped, its http(s) addresses made links."""
+    out, last = [], 0
+    for match in _URL.finditer(line):
+        url = escape(match.group())
+        out += [escape(line[last : match.start()]), f'<a href="{url}">{url}</a>']
+        last = match.end()
+    out.append(escape(line[last:]))
+    return "".join(out)
 
 
 def compose(

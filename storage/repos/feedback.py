@@ -6,6 +6,7 @@ One row per rated answer (its touchpoint): a changed vote updates the row. A vot
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,24 @@ async def answer_to_rate(session: AsyncSession, conversation_id: int) -> Touchpo
             continue
         return tp if tp.kind is TouchpointKind.BOT_ANSWER and meta.get("asks_feedback") else None
     return None
+
+
+async def rateable_by_link(
+    session: AsyncSession, touchpoint_id: int, token: str
+) -> Touchpoint | None:
+    """The bot answer a "was this helpful?" link names, when the link's token is that
+    answer's own (compared in constant time); else None."""
+    answer = await session.get(Touchpoint, touchpoint_id)
+    meta = (answer.meta or {}) if answer is not None else {}
+    if (
+        answer is None
+        or answer.conversation_id is None
+        or answer.kind is not TouchpointKind.BOT_ANSWER
+        or not meta.get("asks_feedback")
+        or not hmac.compare_digest(str(meta.get("feedback_token") or "").encode(), token.encode())
+    ):
+        return None
+    return answer
 
 
 async def record_vote(
