@@ -14,7 +14,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
 
 import numpy as np
 from scipy import sparse
@@ -74,18 +73,16 @@ class SearchIndex:
     """Immutable once built; rebuild to change. Search is a sparse column sum and a few small
     dense products, no Python loop over documents, so 10,000 articles answer in milliseconds.
 
-    ``semantic``: a sentence encoder for Latin-script questions; by default the process-wide
-    ``SearchIndex.default_semantic`` (set from ``bot.semantic`` by the app). ``learn=False``
-    gives the plain scorer (best phrasing's cosine; no classifier, no calibration).
+    ``semantic``: a sentence encoder for Latin-script questions (the knowledge base passes
+    the one ``bot.semantic`` chose), or None. ``learn=False`` gives the plain scorer (best
+    phrasing's cosine; no classifier, no calibration).
     """
-
-    default_semantic: ClassVar[Encoder | None] = None
 
     def __init__(
         self,
         articles: Iterable[IndexedArticle],
         *,
-        semantic: Encoder | Literal["default"] | None = "default",
+        semantic: Encoder | None = None,
         learn: bool = True,
     ) -> None:
         self.articles: list[IndexedArticle] = list(articles)
@@ -104,8 +101,7 @@ class SearchIndex:
         owners = np.asarray(owner, dtype=np.int64)
         quiz = plan_quiz(self._ids, owners) if learn else None
         # The sentence model earns its cost only where it can be calibrated.
-        encoder = self.default_semantic if semantic == "default" else semantic
-        self._encoder = encoder if quiz is not None else None
+        self._encoder = semantic if quiz is not None else None
         embeddings = self._encoder.encode(texts) if self._encoder else None
         self._model = Model(docs, owners, len(self.articles), embeddings, learn=learn)
         self._lexical: Calibrator | None = None

@@ -9,6 +9,7 @@ articles in review never reach customers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any
 from knowledge_base import markdown
 from knowledge_base.editor import KnowledgeEditor
 from knowledge_base.index import IndexedArticle, Match, SearchIndex
+from knowledge_base.semantic import Encoder
 from storage.db import Database
 from storage.models import ArticleStatus
 from storage.repos import articles as article_repo
@@ -25,8 +27,11 @@ log = logging.getLogger("switchboard.kb")
 
 
 class KnowledgeBase:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, semantic: Encoder | None = None) -> None:
+        """``semantic``: the sentence encoder every index this knowledge base builds re-ranks
+        with (``knowledge_base.semantic.encoder_for(bot.semantic)``), or None."""
         self._db = db
+        self._semantic = semantic
         self._index = SearchIndex([])
         self._revision = -1
         self._lock = asyncio.Lock()
@@ -60,7 +65,9 @@ class KnowledgeBase:
                 for r in rows
             ]
             # Building is CPU work: keep the event loop answering meanwhile.
-            self._index = await asyncio.to_thread(SearchIndex, indexed)
+            self._index = await asyncio.to_thread(
+                functools.partial(SearchIndex, indexed, semantic=self._semantic)
+            )
             self._revision = revision
             log.info(
                 "kb_index_built", extra={"fields": {"articles": len(indexed), "revision": revision}}

@@ -38,7 +38,6 @@ from ivr.engine import Engine
 from ivr.flow import Flow, FlowError, load_flow
 from ivr.webhooks import VoiceAdapter, VoiceWebhooks
 from knowledge_base import semantic
-from knowledge_base.index import SearchIndex
 from knowledge_base.service import KnowledgeBase
 from routing.clock import Clock, SystemClock
 from routing.hub import Hub, RedisHub
@@ -91,10 +90,9 @@ def create_app(
     hub = app[HUB] = (
         RedisHub(settings.redis_url, settings.redis_channel) if settings.redis_url else Hub()
     )
-    # The sentence model (bot.semantic) re-ranks in every index this process builds; it loads
-    # lazily, at the first build big enough to calibrate it.
-    SearchIndex.default_semantic = semantic.encoder_for(settings.bot.semantic)
-    kb = app[KB] = KnowledgeBase(db)
+    # The sentence model (bot.semantic) re-ranks in the bot's index; it loads lazily, at the
+    # first build big enough to calibrate it.
+    kb = app[KB] = KnowledgeBase(db, semantic.encoder_for(settings.bot.semantic))
     channels = app[CHANNELS] = ChannelRegistry()
     channels.register(WebChatAdapter(hub))
     outbox = app[OUTBOX] = OutboxWorker(db, channels, hub, clock, metrics_, settings.outbox)

@@ -13,6 +13,7 @@ from channels.errors import SwitchboardError
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from channels.telegram import set_webhook
 from console.auth import create_agent
+from knowledge_base import semantic
 from knowledge_base.importer import dumps, read_articles
 from knowledge_base.service import KnowledgeBase
 from routing.clock import SystemClock
@@ -137,7 +138,8 @@ async def kb_export(settings: Settings, path: Path, fmt: str | None, statuses: l
 
 async def kb_search(settings: Settings, question: str, *, as_json: bool, limit: int) -> int:
     async with _database(settings) as database:
-        kb = KnowledgeBase(database)
+        # The same index as the bot's, sentence model included (bot.semantic).
+        kb = KnowledgeBase(database, semantic.encoder_for(settings.bot.semantic))
         await kb.refresh(force=True)
     threshold = settings.bot.threshold
     questions = (line.rstrip("\n") for line in sys.stdin) if question == "-" else iter([question])
