@@ -83,12 +83,11 @@ class _Txn:
 
 @dataclass(frozen=True)
 class Rating:
-    """What a vote from a link did: ``with_people`` when a person now has (or had) the
-    conversation, ``locale`` the answer's language (for the page that thanks the customer)."""
+    """What a vote from a link did; ``locale`` is the answer's language (for the page that
+    thanks the customer)."""
 
     helpful: bool
-    escalated: bool
-    with_people: bool
+    escalated: bool  # this vote handed the conversation to a person
     locale: str
 
 
@@ -592,10 +591,8 @@ class Router:
                     )
                     escalated = True
             locale = str(meta.get("locale") or conv.locale or "en")
-            status = conv.status
         await self._announce(txn)
-        with_people = escalated or status is not ConversationStatus.BOT
-        return Rating(helpful, escalated, with_people, locale)
+        return Rating(helpful, escalated, locale)
 
     async def claim(self, agent: Agent, conversation_id: int | None = None) -> Conversation:
         """Give a queued conversation to ``agent``. Two agents can never claim the same one.
