@@ -130,6 +130,9 @@ class Customer(Base):
     segment: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Erased on request (storage.repos.privacy): personal data gone, aggregates kept.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class ContactIdentity(Base):
@@ -248,6 +251,7 @@ class Touchpoint(Base):
         UniqueConstraint("channel", "provider_message_id", name="uq_touchpoint_provider_id"),
         Index("ix_touchpoints_conversation", "conversation_id", "id"),
         Index("ix_touchpoints_customer", "customer_id", "id"),
+        Index("ix_touchpoints_retention", "channel", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -265,6 +269,8 @@ class Touchpoint(Base):
     )
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the body was removed (retention or erasure): text empty, only routing facts in meta.
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Call(Base):

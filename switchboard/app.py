@@ -33,6 +33,7 @@ from console.api import ConsoleApi
 from console.canned import CannedApi
 from console.http import errors_middleware
 from console.kb import KbApi
+from console.privacy import PrivacyApi
 from console.ws import ConsoleSocket
 from ivr.engine import Engine
 from ivr.flow import Flow, FlowError, load_flow
@@ -44,6 +45,7 @@ from routing.hub import Hub, RedisHub
 from routing.metrics import Metrics
 from routing.outbox import OutboxWorker
 from routing.policy import DeskPolicy
+from routing.privacy import RetentionWorker
 from routing.router import Router, RoutingPolicy
 from storage import migrate
 from storage.db import Database
@@ -178,6 +180,9 @@ def create_app(
                         kb.run_refresher(settings.kb.refresh_seconds), name="kb-refresh"
                     ),
                 ]
+                if settings.retention.limits():
+                    retention = RetentionWorker(db, clock, settings.retention)
+                    tasks.append(asyncio.create_task(retention.run(), name="retention"))
                 if receivers.poller is not None:
                     tasks.append(asyncio.create_task(receivers.poller.run(), name="imap"))
                 if settings.telegram.enabled and settings.telegram.mode == "polling":
@@ -449,6 +454,7 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
     )
     console_api.add_routes(app)
     CannedApi(console_api).add_routes(app)
+    PrivacyApi(console_api).add_routes(app)
     KbApi(console_api, app[KB]).add_routes(app)
     ConsoleSocket(router, hub).add_routes(app)
 

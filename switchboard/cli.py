@@ -1,4 +1,5 @@
-"""The ``switchboard`` command: serve, db upgrade, demo, agent add, kb import/export/search."""
+"""The ``switchboard`` command: serve, db upgrade, demo, agent add, kb import/export/search,
+customer export/erase, retention run."""
 
 from __future__ import annotations
 
@@ -106,6 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("question")
     search.add_argument("--json", action="store_true", help="one JSON line per question")
     search.add_argument("--limit", type=int, default=5)
+
+    customer = sub.add_parser("customer", parents=[common], help="a customer's data (privacy)")
+    customer_sub = customer.add_subparsers(dest="customer_command", required=True, metavar="ACTION")
+    cexp = customer_sub.add_parser(
+        "export", parents=[common], help="everything held about a customer, as JSON"
+    )
+    cexp.add_argument("id", type=int)
+    cexp.add_argument("file", type=Path, help="where to write ('-': standard output)")
+    erase = customer_sub.add_parser(
+        "erase", parents=[common], help="erase a customer's personal data and message bodies"
+    )
+    erase.add_argument("id", type=int)
+    erase.add_argument("--reason", required=True, help="why (kept in the audit log)")
+
+    retention = sub.add_parser("retention", parents=[common], help="message-body retention")
+    retention_sub = retention.add_subparsers(
+        dest="retention_command", required=True, metavar="ACTION"
+    )
+    run = retention_sub.add_parser(
+        "run", parents=[common], help="remove bodies older than each channel's retention.*_days"
+    )
+    run.add_argument("--dry-run", action="store_true", help="only count what would be removed")
     return parser
 
 
@@ -168,6 +191,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await commands.kb_search(
             settings, args.question, as_json=args.json, limit=args.limit
         )
+    if args.command == "customer" and args.customer_command == "export":
+        return await commands.customer_export(settings, args.id, args.file)
+    if args.command == "customer" and args.customer_command == "erase":
+        return await commands.customer_erase(settings, args.id, args.reason)
+    if args.command == "retention":
+        return await commands.retention_run(settings, dry_run=args.dry_run)
     raise SwitchboardError(f"unknown command {args.command}")  # pragma: no cover - argparse checks
 
 

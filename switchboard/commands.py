@@ -17,8 +17,9 @@ from knowledge_base import semantic
 from knowledge_base.importer import dumps, read_articles
 from knowledge_base.service import KnowledgeBase
 from routing.clock import SystemClock
+from routing.privacy import Privacy, RetentionWorker
 from storage import migrate
-from storage.db import Database
+from storage.db import Database, RecordNotFound
 from storage.models import ArticleStatus
 from storage.repos import agents as agent_repo
 from storage.repos import articles as article_repo
@@ -242,4 +243,66 @@ async def telegram_set_webhook(settings: Settings) -> int:
         token=tg.token, api_base_url=tg.api_base_url, url=url, secret=tg.webhook_secret
     )
     print(f"Telegram now delivers updates to {url}")
+    return 0
+
+
+async def customer_export(settings: Settings, customer_id: int, path: Path) -> int:
+    async with _database(settings) as database:
+        try:
+            data = await Privacy(database, SystemClock()).export(customer_id, "cli")
+        except RecordNotFound as exc:
+            raise SwitchboardError(str(exc)) from None
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+        except OSError as exc:
+            raise SwitchboardError(f"{path}: cannot write ({exc.strerror})") from None
+        print(
+            f"exported customer {customer_id} to {path}: "
+            f"{len(data['touchpoints'])} touchpoint(s), "
+            f"{len(data['conversations'])} conversation(s), "
+            f"{len(data['attachments'])} attachment(s)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+async def customer_erase(settings: Settings, customer_id: int, reason: str) -> int:
+    if not reason.strip():
+        raise SwitchboardError("--reason: say why the customer's data is erased")
+    async with _database(settings) as database:
+        try:
+            counts = await Privacy(database, SystemClock()).erase(
+                customer_id, "cli", reason.strip()
+            )
+        except RecordNotFound as exc:
+            raise SwitchboardError(str(exc)) from None
+    print(
+        f"customer {customer_id} erased: "
+        + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+    )
+    return 0
+
+
+async def retention_run(settings: Settings, *, dry_run: bool) -> int:
+    limits = settings.retention.limits()
+    if not limits:
+        print("no retention limit is set (retention.<channel>_days are all 0): nothing removed")
+        return 0
+
+    def progress(channel: str, done: dict[str, int]) -> None:
+        print(f"{channel}: removed {done['touchpoints']} so far", file=sys.stderr, flush=True)
+
+    async with _database(settings) as database:
+        worker = RetentionWorker(database, SystemClock(), settings.retention)
+        report = await worker.run_once(dry_run=dry_run, progress=progress)
+    verb = "would remove" if dry_run else "removed"
+    for channel, counts in report.items():
+        print(
+            f"{channel} (older than {limits[channel]} days): {verb} "
+            f"{counts['touchpoints']} message body(ies), {counts['attachments']} attachment(s)"
+        )
     return 0

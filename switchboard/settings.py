@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from routing.outbox import OutboxPolicy
+from routing.privacy import RetentionPolicy
 
 ENV_PREFIX = "SWITCHBOARD_"
 # Variables the test suite reads (SWITCHBOARD_TEST_DATABASE_URL, ...); never settings.
@@ -121,6 +122,20 @@ class KnowledgeBaseSettings:
 
     def validate(self) -> None:
         _check(self.refresh_seconds > 0, "kb.refresh_seconds", "must be positive")
+
+
+@dataclass(frozen=True)
+class RetentionSettings(RetentionPolicy):
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            if f.name.endswith("_days"):
+                _check(
+                    0 <= getattr(self, f.name) <= 36500,
+                    f"retention.{f.name}",
+                    "must be 0 (keep forever) to 36500 days",
+                )
+        _check(self.interval_seconds > 0, "retention.interval_seconds", "must be positive")
+        _check(1 <= self.batch_size <= 10000, "retention.batch_size", "must be 1..10000")
 
 
 _TLS_MODES = ("ssl", "starttls", "none")
@@ -376,6 +391,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     kb: KnowledgeBaseSettings = field(default_factory=KnowledgeBaseSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
