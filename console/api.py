@@ -13,6 +13,7 @@ from channels.phone import InvalidPhoneNumber, normalize_phone
 from console import auth
 from console.gaps import GapsApi
 from console.http import BadRequest, Gone, int_param, read_json
+from console.reports import ReportsApi
 from console.supervisor import supervisor_overview
 from routing import views
 from routing.assignment import ChannelKind, Presence, Role
@@ -74,6 +75,7 @@ class ConsoleApi:
         r.add_get("/api/v1/customers/{id}/history", self.history)
         r.add_get("/api/v1/attachments/{id}", self.attachment)
         GapsApi(self).add_routes(app)
+        ReportsApi(self).add_routes(app)
 
     async def agent(self, request: web.Request) -> Agent:
         header = request.headers.get("Authorization", "")

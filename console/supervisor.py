@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing.policy import DeskPolicy
 from routing.sla import SlaStatus, WeeklyCalendar
 from storage.models import ConversationStatus
 from storage.repos import conversations as conv_repo
 
 if TYPE_CHECKING:
     from console.api import ConsoleApi
+
+
+def desk_zone(policy: DeskPolicy) -> tzinfo:
+    """The desk's time zone: its business hours' zone, else UTC."""
+    calendar = policy.calendar
+    return calendar.hours.zone if isinstance(calendar, WeeklyCalendar) else UTC
 
 
 def day_start(now: datetime, zone: tzinfo) -> datetime:
@@ -58,9 +65,7 @@ async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[st
             continue
         summary = await api._summary(session, conv)
         (breached if view.status is SlaStatus.BREACHED else at_risk).append(summary)
-    calendar = policy.calendar
-    zone = calendar.hours.zone if isinstance(calendar, WeeklyCalendar) else UTC
-    today = day_start(now, zone)
+    today = day_start(now, desk_zone(policy))
     closed = await conv_repo.closed_since(session, today)
     scores = [c.csat_score for c in closed if c.csat_score is not None]
     first = [

@@ -552,6 +552,7 @@
     closeConversationView();
     setView("conversations");
     resetKb();
+    for (const hooks of Object.values(viewHooks)) if (hooks.reset) hooks.reset();
     $("queue-list").replaceChildren();
     $("mine-list").replaceChildren();
     document.title = BASE_TITLE;
@@ -657,9 +658,9 @@
     renderPresence(agent.presence);
     $("open-canned").hidden = !canManageCanned();
     $("kb-import").hidden = !isKbPublisher();
-    const tab = $("tab-supervisor");
-    tab.hidden = !isSupervisor();
-    if (!isSupervisor() && state.view === "supervisor") setView("conversations");
+    $("tab-supervisor").hidden = !isSupervisor();
+    $("tab-reports").hidden = !isSupervisor();
+    if (!isSupervisor() && SUPERVISOR_VIEWS.includes(state.view)) setView("conversations");
   }
 
   function renderPresence(value) {
@@ -2198,14 +2199,20 @@
 
   // ================================================================== supervisor view
 
-  const VIEW_TABS = { conversations: "tab-conversations", supervisor: "tab-supervisor", kb: "tab-kb" };
+  const VIEW_TABS = {
+    conversations: "tab-conversations", supervisor: "tab-supervisor", reports: "tab-reports", kb: "tab-kb",
+  };
+  const SUPERVISOR_VIEWS = ["supervisor", "reports"];
+  // Views whose code lives in its own file (reports.js) register {enter, reset} here.
+  const viewHooks = {};
 
   function setView(view) {
     let next = VIEW_TABS[view] ? view : "conversations";
-    if (next === "supervisor" && !isSupervisor()) next = "conversations";
+    if (SUPERVISOR_VIEWS.includes(next) && !isSupervisor()) next = "conversations";
     state.view = next;
     $("app").dataset.view = next;
     $("supervisor-view").hidden = next !== "supervisor";
+    $("reports-view").hidden = next !== "reports";
     $("kb-view").hidden = next !== "kb";
     $("workspace-view").hidden = next !== "conversations";
     document.querySelector(".centre").hidden = next !== "conversations";
@@ -2218,6 +2225,7 @@
     if (next !== "conversations") closeCannedPicker();
     if (next === "supervisor" && (state.supervisor.stale || !state.supervisor.data)) scheduleSupervisorRefresh(true);
     if (next === "kb") enterKb();
+    if (viewHooks[next] && viewHooks[next].enter) viewHooks[next].enter();
   }
 
   /** The tab list's arrow keys (WAI-ARIA tabs): left/right wrap, Home/End go to the ends. */
@@ -3620,8 +3628,16 @@
         $("tab-kb").focus();
         return;
       }
+      if (key === "r" && isSupervisor()) {
+        event.preventDefault();
+        setView("reports");
+        $("tab-reports").focus();
+        return;
+      }
     }
     state.pendingG = 0;
+    // The conversation keys mean nothing in the reports.
+    if (state.view === "reports" && !["?", "g", "Escape"].includes(key)) return;
     // The conversation keys (j, k, c, n, t, x) mean nothing in the knowledge base: "/" searches.
     if (state.view === "kb" && !["?", "g", "/", "Escape"].includes(key)) return;
     if (state.view === "kb" && key === "/") {
@@ -3686,6 +3702,8 @@
     $("tab-conversations").addEventListener("click", () => setView("conversations"));
     $("tab-supervisor").addEventListener("click", () => setView("supervisor"));
     $("tab-kb").addEventListener("click", () => setView("kb"));
+    $("tab-reports").addEventListener("click", () => setView("reports"));
+    $("tab-reports").addEventListener("keydown", onTabKeydown);
     $("tab-conversations").addEventListener("keydown", onTabKeydown);
     $("tab-supervisor").addEventListener("keydown", onTabKeydown);
     $("tab-kb").addEventListener("keydown", onTabKeydown);
@@ -3738,6 +3756,23 @@
       if (document.visibilityState === "visible") wake();
     });
   }
+
+  /**
+   * The little that views in other files (reports.js) need from this one. They load after this
+   * file and register their hooks with onView.
+   */
+  window.SwitchboardConsole = Object.freeze({
+    api,
+    download,
+    h,
+    humanize,
+    channelLabel,
+    formatDuration,
+    report,
+    onView(name, hooks) {
+      viewHooks[name] = hooks;
+    },
+  });
 
   function init() {
     wire();
