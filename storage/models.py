@@ -128,6 +128,14 @@ class Customer(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     # A named group that steers routing ("vip" goes first and gets its own SLA policy).
     segment: Mapped[str | None] = mapped_column(String(32))
+    # Custom attributes (imported or set through the API: "plan", "lifetime_value" …) and tags.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Computed on a schedule from behaviour and attributes: the value tier ("top", "high",
+    # "medium", "low") and lifecycle stage ("new", "active", "at_risk", "lapsed"), and when.
+    value_tier: Mapped[str | None] = mapped_column(String(16))
+    lifecycle: Mapped[str | None] = mapped_column(String(16))
+    profiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Erased on request (storage.repos.privacy): personal data gone, aggregates kept.
