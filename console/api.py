@@ -11,9 +11,11 @@ from aiohttp.helpers import content_disposition_header
 
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from console import auth
+from console.customers import CustomersApi
 from console.gaps import GapsApi
 from console.http import BadRequest, Gone, int_param, read_json
 from console.reports import ReportsApi
+from console.segments import SegmentsApi
 from console.supervisor import supervisor_overview
 from routing import views
 from routing.assignment import ChannelKind, Presence, Role
@@ -71,11 +73,11 @@ class ConsoleApi:
         r.add_post("/api/v1/conversations/{id}/transfer", self.transfer)
         r.add_post("/api/v1/conversations/{id}/notes", self.add_note)
         r.add_post("/api/v1/conversations/{id}/typing", self.typing)
-        r.add_get("/api/v1/customers/{id}", self.customer)
-        r.add_get("/api/v1/customers/{id}/history", self.history)
         r.add_get("/api/v1/attachments/{id}", self.attachment)
+        CustomersApi(self).add_routes(app)
         GapsApi(self).add_routes(app)
         ReportsApi(self).add_routes(app)
+        SegmentsApi(self).add_routes(app)
 
     async def agent(self, request: web.Request) -> Agent:
         header = request.headers.get("Authorization", "")
@@ -307,33 +309,6 @@ class ConsoleApi:
         await self.router.agent_typing(agent, conversation_id, body["on"])
         return web.json_response({"ok": True})
 
-    async def customer(self, request: web.Request) -> web.Response:
-        await self.agent(request)
-        customer_id = int_param(request, "id")
-        async with self.db.transaction() as session:
-            customer = await customer_repo.get_customer(session, customer_id)
-            identities = await customer_repo.identities_of(session, customer_id)
-            convs = await conv_repo.list_for(session, customer_id=customer_id)
-        return web.json_response(
-            {
-                "id": customer.id,
-                "display_name": customer.display_name,
-                "locale": customer.locale,
-                "segment": customer.segment,
-                "created_at": views.iso(customer.created_at),
-                "identities": [{"channel": i.channel, "address": i.address} for i in identities],
-                "conversations": [
-                    {
-                        "id": c.id,
-                        "status": c.status.value,
-                        "channel": c.channel,
-                        "created_at": views.iso(c.created_at),
-                    }
-                    for c in convs
-                ],
-            }
-        )
-
     async def attachment(self, request: web.Request) -> web.Response:
         """A file a customer sent, as they sent it (a download, never rendered inline)."""
         await self.agent(request)
@@ -352,28 +327,6 @@ class ConsoleApi:
                 "X-Content-Type-Options": "nosniff",
                 "X-Original-Content-Type": row.content_type,
             },
-        )
-
-    async def history(self, request: web.Request) -> web.Response:
-        await self.agent(request)
-        customer_id = int_param(request, "id")
-        limit = _limit(request.query.get("limit", "500"))
-        before = int_param(request, "before") if "before" in request.query else None
-        channel = request.query.get("channel") or None
-        async with self.db.transaction() as session:
-            await customer_repo.get_customer(session, customer_id)
-            items = await tp_repo.for_customer(
-                session, customer_id, before_id=before, channel=channel, limit=limit + 1
-            )
-            more = len(items) > limit
-            items = items[-limit:]
-            names = await agent_repo.names(session, {t.agent_id for t in items if t.agent_id})
-        return web.json_response(
-            {
-                "customer_id": customer_id,
-                "items": [views.staff_message(t, names.get(t.agent_id or 0)) for t in items],
-                "next_before": items[0].id if more and items else None,
-            }
         )
 
     async def _summary(self, session: Any, conv: Conversation) -> dict[str, Any]:
@@ -484,13 +437,3 @@ def _capacity(value: dict[str, Any]) -> dict[str, int]:
             raise BadRequest("bad_capacity", f"capacity.{key} must be a whole number 0..50")
         result[key] = n
     return result
-
-
-def _limit(value: str) -> int:
-    try:
-        limit = int(value)
-    except ValueError:
-        raise BadRequest("bad_limit", "limit must be a whole number") from None
-    if not 1 <= limit <= 1000:
-        raise BadRequest("bad_limit", "limit must be 1..1000")
-    return limit

@@ -55,7 +55,14 @@ async def link_phone(
     customer they turned out to be, and a note for the history when anything changed."""
     owner = await customer_repo.customer_with_address(session, PHONE_CHANNELS, phone)
     if owner is not None and owner.id != customer.id:
-        await customer_repo.merge(session, customer.id, owner.id, now)
+        await customer_repo.merge(
+            session,
+            customer.id,
+            owner.id,
+            now,
+            actor="system",
+            reason="shared a phone number this customer already uses",
+        )
         await session.refresh(identity)
         customer = owner
         text = f"Linked to the customer who uses {phone}: one history across channels"

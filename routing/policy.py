@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from routing.assignment import VIP_SEGMENTS, AssignMode, TeamPolicy, TeamRule
+from routing.segments import SegmentPolicy
 from routing.sla import AlwaysOpen, BusinessClock, SlaPolicy
 
 DEFAULT_DISPOSITIONS = ("resolved", "no_response", "duplicate", "spam", "follow_up")
@@ -43,6 +44,8 @@ class DeskPolicy:
     reopen_window: timedelta = timedelta(hours=24)
     average_handle: timedelta = timedelta(minutes=6)  # for wait estimates until there is history
     sweep_interval: timedelta = timedelta(seconds=5)
+    # Segment rules, value tiers and lifecycle stages (routing.segments).
+    segments: SegmentPolicy = field(default_factory=SegmentPolicy)
 
     def team(self, name: str | None) -> TeamPolicy:
         for team in self.teams:

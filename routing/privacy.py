@@ -61,7 +61,7 @@ class Privacy:
                 session,
                 actor=actor,
                 action="customer.export",
-                target=privacy_repo.audit_target(customer_id),
+                target=audit.customer_target(customer_id),
                 now=now,
             )
         return data
@@ -77,7 +77,7 @@ class Privacy:
                 session,
                 actor=actor,
                 action="customer.erase",
-                target=privacy_repo.audit_target(customer_id),
+                target=audit.customer_target(customer_id),
                 now=now,
                 data={"reason": reason, "counts": counts},
             )

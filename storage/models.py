@@ -159,6 +159,38 @@ class ContactIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CustomerNote(Base):
+    """Staff's note about a customer (not about one conversation), for whoever serves them."""
+
+    __tablename__ = "customer_notes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerMerge(Base):
+    """One customer merged into another: who, when, why, and the ids of exactly what moved
+    (``moved``: {"identities": [...], "conversations": [...], ...}) and the target's profile
+    before and after, so the merge can be undone while those rows have not moved again."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+
+
 class Agent(Base):
     __tablename__ = "agents"
 

@@ -47,6 +47,7 @@ from routing.outbox import OutboxWorker
 from routing.policy import DeskPolicy
 from routing.privacy import RetentionWorker
 from routing.router import Router, RoutingPolicy
+from routing.segments import Segmenter
 from storage import migrate
 from storage.db import Database
 from storage.repos import agents as agent_repo
@@ -180,6 +181,8 @@ def create_app(
                         kb.run_refresher(settings.kb.refresh_seconds), name="kb-refresh"
                     ),
                 ]
+                segmenter = Segmenter(db, clock, router.desk.policy.segments)
+                tasks.append(asyncio.create_task(segmenter.run(), name="segments"))
                 if settings.retention.limits():
                     retention = RetentionWorker(db, clock, settings.retention)
                     tasks.append(asyncio.create_task(retention.run(), name="retention"))

@@ -1,5 +1,5 @@
 """The ``switchboard`` command: serve, db upgrade, demo, agent add, kb import/export/search,
-customer export/erase, retention run."""
+customer export/erase, retention run, segments recompute."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON line per question")
     search.add_argument("--limit", type=int, default=5)
 
-    customer = sub.add_parser("customer", parents=[common], help="a customer's data (privacy)")
+    customer = sub.add_parser("customer", parents=[common], help="customers: privacy, CSV")
     customer_sub = customer.add_subparsers(dest="customer_command", required=True, metavar="ACTION")
     cexp = customer_sub.add_parser(
         "export", parents=[common], help="everything held about a customer, as JSON"
@@ -120,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("id", type=int)
     erase.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    cimp = customer_sub.add_parser(
+        "import",
+        parents=[common],
+        help="create or update customers from CSV (name, email, phone, locale, tags, attr.*)",
+    )
+    cimp.add_argument("file", type=Path)
+    ccsv = customer_sub.add_parser(
+        "export-csv", parents=[common], help="every customer as CSV (the import's columns)"
+    )
+    ccsv.add_argument("file", type=Path, help="where to write ('-': standard output)")
 
     retention = sub.add_parser("retention", parents=[common], help="message-body retention")
     retention_sub = retention.add_subparsers(
@@ -129,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="remove bodies older than each channel's retention.*_days"
     )
     run.add_argument("--dry-run", action="store_true", help="only count what would be removed")
+
+    segments = sub.add_parser("segments", parents=[common], help="customer segments")
+    segments_sub = segments.add_subparsers(dest="segments_command", required=True, metavar="ACTION")
+    segments_sub.add_parser(
+        "recompute",
+        parents=[common],
+        help="compute every customer's value tier, lifecycle stage and segment now",
+    )
     return parser
 
 
@@ -195,8 +213,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await commands.customer_export(settings, args.id, args.file)
     if args.command == "customer" and args.customer_command == "erase":
         return await commands.customer_erase(settings, args.id, args.reason)
+    if args.command == "customer" and args.customer_command == "import":
+        return await commands.customer_import(settings, args.file)
+    if args.command == "customer" and args.customer_command == "export-csv":
+        return await commands.customer_export_csv(settings, args.file)
     if args.command == "retention":
         return await commands.retention_run(settings, dry_run=args.dry_run)
+    if args.command == "segments":
+        return await commands.segments_recompute(settings)
     raise SwitchboardError(f"unknown command {args.command}")  # pragma: no cover - argparse checks
 
 

@@ -18,11 +18,13 @@ from knowledge_base.importer import dumps, read_articles
 from knowledge_base.service import KnowledgeBase
 from routing.clock import SystemClock
 from routing.privacy import Privacy, RetentionWorker
+from routing.segments import Segmenter
 from storage import migrate
 from storage.db import Database, RecordNotFound
 from storage.models import ArticleStatus
 from storage.repos import agents as agent_repo
 from storage.repos import articles as article_repo
+from switchboard import customer_csv
 from switchboard.settings import Settings
 from switchboard.workspace import load_workspace
 
@@ -287,6 +289,34 @@ async def customer_erase(settings: Settings, customer_id: int, reason: str) -> i
     return 0
 
 
+async def customer_import(settings: Settings, path: Path) -> int:
+    # Every row is checked before anything is written; the import is one transaction.
+    rows = await asyncio.to_thread(customer_csv.read_rows, path, settings.twilio.default_region)
+    async with _database(settings) as database:
+        counts = await customer_csv.import_rows(
+            database, rows, SystemClock().now(), _progress(len(rows))
+        )
+    print(
+        f"imported {len(rows)} customer row(s) from {path}: "
+        f"{counts['created']} created, {counts['updated']} updated"
+    )
+    return 0
+
+
+async def customer_export_csv(settings: Settings, path: Path) -> int:
+    async with _database(settings) as database:
+        text, count = await customer_csv.export_text(database)
+    if str(path) == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+        except OSError as exc:
+            raise SwitchboardError(f"{path}: cannot write ({exc.strerror})") from None
+        print(f"exported {count} customer(s) to {path}", file=sys.stderr)
+    return 0
+
+
 async def retention_run(settings: Settings, *, dry_run: bool) -> int:
     limits = settings.retention.limits()
     if not limits:
@@ -305,4 +335,23 @@ async def retention_run(settings: Settings, *, dry_run: bool) -> int:
             f"{channel} (older than {limits[channel]} days): {verb} "
             f"{counts['touchpoints']} message body(ies), {counts['attachments']} attachment(s)"
         )
+    return 0
+
+
+async def segments_recompute(settings: Settings) -> int:
+    """Every customer's value tier, lifecycle stage and segment, now; progress on stderr."""
+    policy = load_workspace(_source_file(settings.workspace_file)).segments
+
+    def progress(done: int, total: int) -> None:
+        print(f"profiled {done}/{total} customers", file=sys.stderr, flush=True)
+
+    async with _database(settings) as database:
+        summary = await Segmenter(database, SystemClock(), policy).recompute(progress)
+    print(
+        f"{summary['customers']} customer(s) profiled, {summary['segments_changed']} segment(s) changed"
+    )
+    for title, key in (("value tiers", "value_tiers"), ("lifecycle", "lifecycle")):
+        print(f"{title}: " + ", ".join(f"{k} {n}" for k, n in summary[key].items()))
+    matched = summary["matched"]
+    print("segments by rule: " + (", ".join(f"{k} {n}" for k, n in matched.items()) or "none"))
     return 0

@@ -23,6 +23,8 @@ from channels.errors import SwitchboardError
 from ivr.hours import WEEKDAYS, BusinessHours, parse_holidays, parse_ranges, parse_zone
 from routing.assignment import AssignMode, TeamPolicy, TeamRule, kind_of
 from routing.policy import DeskPolicy, OnDisconnect
+from routing.segment_rules import MAX_WINDOW_DAYS, RuleError, parse_group
+from routing.segments import LifecyclePolicy, SegmentPolicy, SegmentRule
 from routing.sla import AlwaysOpen, BusinessClock, SlaPolicy, WeeklyCalendar
 
 __all__ = ["DeskPolicy", "WorkspaceError", "load_workspace", "parse_workspace"]
@@ -37,6 +39,7 @@ _TOP = (
     "close",
     "csat",
     "assignment",
+    "segments",
 )
 _RULE_CONDITIONS = ("channels", "locales", "keywords", "segments")
 _HOURS_ALWAYS = "always"
@@ -46,6 +49,16 @@ _YAML_HINT = "quote it: YAML reads yes/no/on/off as true/false"
 _TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _SKILL = re.compile(r"[a-z0-9_][a-z0-9_:.-]{0,63}")
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+_SEGMENT_KEYS = ("rules", "value_attribute", "lifecycle", "interval_minutes")
+_LIFECYCLE_KEYS = (
+    "new_days",
+    "at_risk_days",
+    "lapsed_days",
+    "low_csat",
+    "escalations",
+    "escalation_days",
+)
 _DISPOSITION = re.compile(r"[a-z0-9_]{1,64}")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
 _LOCALE_MAX = 16  # conversations.locale
@@ -185,6 +198,7 @@ def _read_workspace(data: Any) -> DeskPolicy:
             assignment, "assignment", "average_handle_minutes", d.average_handle
         ),
         sweep_interval=_duration(assignment, "assignment", "sweep_seconds", d.sweep_interval),
+        segments=_read_segments(root.get("segments"), d.segments),
     )
 
 
@@ -336,6 +350,68 @@ def _read_hours(value: Any, where: str) -> BusinessHours:
         except ValueError as exc:
             raise _Invalid(f"{where}.holidays.{i}", str(exc)) from None
     return BusinessHours(zone=zone, weekly=tuple(days), holidays=parse_holidays(holidays))
+
+
+def _read_segments(value: Any, d: SegmentPolicy) -> SegmentPolicy:
+    m = _section({"segments": value}, "segments", _SEGMENT_KEYS)
+    attribute = d.value_attribute
+    if "value_attribute" in m:
+        attribute = _text(m["value_attribute"], "segments.value_attribute").removeprefix("attr.")
+        if not _ATTRIBUTE.fullmatch(attribute):
+            raise _Invalid(
+                "segments.value_attribute",
+                f"{attribute!r} is not an attribute name (like attr.lifetime_value)",
+            )
+    rules: list[SegmentRule] = []
+    for i, spec in enumerate(_list(m.get("rules"), "segments.rules", "a list of segments"), 1):
+        where = f"segments.rules.{i}"
+        r = _mapping(spec, where)
+        _keys(r, where, ("name",), ("all", "any"))
+        name = _segment(r["name"], f"{where}.name")
+        for n, other in enumerate(rules, 1):
+            if other.name == name:
+                raise _Invalid(f"{where}.name", f"{name!r} is already segments.rules.{n}")
+        try:
+            condition = parse_group({k: v for k, v in r.items() if k != "name"}, where)
+        except RuleError as exc:
+            raise _Invalid(*str(exc).split(": ", 1)) from None
+        rules.append(SegmentRule(name, condition))
+    return SegmentPolicy(
+        rules=tuple(rules),
+        value_attribute=attribute,
+        lifecycle=_read_lifecycle(m.get("lifecycle"), d.lifecycle),
+        interval=_duration(m, "segments", "interval_minutes", d.interval, zero=True),
+        batch_size=d.batch_size,
+    )
+
+
+def _read_lifecycle(value: Any, d: LifecyclePolicy) -> LifecyclePolicy:
+    where = "segments.lifecycle"
+    m = _section({where: value}, where, _LIFECYCLE_KEYS)
+    days = {
+        key: _whole(m.get(key, getattr(d, key)), f"{where}.{key}", 1, MAX_WINDOW_DAYS)
+        for key in ("new_days", "at_risk_days", "lapsed_days", "escalation_days")
+    }
+    if days["at_risk_days"] >= days["lapsed_days"]:
+        raise _Invalid(f"{where}.at_risk_days", "must be fewer than lapsed_days")
+    low_csat = m.get("low_csat", d.low_csat)
+    if (
+        isinstance(low_csat, bool)
+        or not isinstance(low_csat, int | float)
+        or not 0 <= low_csat <= 5
+    ):
+        raise _Invalid(f"{where}.low_csat", "must be a number 0..5 (0: never at risk for it)")
+    return LifecyclePolicy(
+        low_csat=float(low_csat),
+        escalations=_whole(m.get("escalations", d.escalations), f"{where}.escalations", 1, 1000),
+        **days,
+    )
+
+
+def _whole(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _Invalid(where, f"must be a whole number {low}..{high}")
+    return value
 
 
 def _read_dispositions(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:

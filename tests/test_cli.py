@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -642,3 +643,33 @@ def test_serve_refuses_a_broken_phone_menu_in_one_line(cli: Cli) -> None:
     assert done.returncode == 2 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("switchboard: setting twilio.ivr_file: ivr.yaml:"), line
+
+
+def test_segments_recompute_profiles_every_customer_with_progress(cli: Cli) -> None:
+    with sqlite3.connect(cli.db_path) as db:
+        for n, plan in enumerate(["gold", "basic", "basic"]):
+            db.execute(
+                "INSERT INTO customers (display_name, attributes, tags, created_at, updated_at)"
+                " VALUES (?, ?, '[]', '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')",
+                (f"Customer {n}", json.dumps({"plan": plan})),
+            )
+
+    done = cli.ok("segments", "recompute")
+
+    assert "3 customer(s) profiled, 1 segment(s) changed" in done.stdout
+    assert "segments by rule: vip 1" in done.stdout
+    assert "profiled 3/3 customers" in done.stderr
+    with sqlite3.connect(cli.db_path) as db:
+        rows = db.execute("SELECT segment, lifecycle FROM customers ORDER BY id").fetchall()
+    assert [segment for segment, _ in rows] == ["vip", None, None]
+    assert all(stage for _, stage in rows)
+
+
+def test_segments_recompute_refuses_a_broken_rule_in_one_line(cli: Cli) -> None:
+    broken = cli.folder / "workspace.yaml"
+    broken.write_text("segments:\n  rules:\n    - {name: vip, all: ['plan = 1']}\n", "utf-8")
+    done = cli.run("segments", "recompute", env=cli.env(SWITCHBOARD_WORKSPACE_FILE=str(broken)))
+
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("switchboard: workspace.yaml: segments.rules.1.all.1:"), line

@@ -59,6 +59,7 @@ AGENT_REPLY = "Hello Alice, Agent 1 here: your parcel ZEBRA-4711 is on its way"
 CHAT_TEXT = "I want to talk to a person about my order KIWI-9931"
 CHAT_REPLY = "Hi there, order KIWI-9931 ships tomorrow"
 CSAT_COMMENT = "Quick and friendly, thanks from Alice"
+NOTE = "Alice Wonderly prefers email about ZEBRA-4711"
 SECRETS = (
     ALICE,
     "Alice",
@@ -218,6 +219,15 @@ async def history(desk: Desk) -> Desk:
             )
     finally:
         await db.dispose()
+    alice = email_conv["customer"]["id"]
+    await desk.agent.call(
+        "PATCH",
+        f"/api/v1/customers/{alice}",
+        json={"attributes": {"parcel": "ZEBRA-4711"}, "tags": ["parcels"]},
+    )
+    await desk.agent.call(
+        "POST", f"/api/v1/customers/{alice}/notes", json={"text": NOTE}, expect=201
+    )
 
     await desk.deliver(mail(QUESTION, sender=BOB, name="Bob Other", subject="Password"))
     bob_conv = await desk.new_conversation("email", {email_conv["id"]})
@@ -275,10 +285,16 @@ async def test_the_export_holds_everything_about_a_customer_on_both_channels(
     [csat] = [c for c in data["csat"] if c["score"] is not None]
     assert (csat["score"], csat["comment"]) == (5, CSAT_COMMENT)
     assert data["calls"] == []
+    assert data["customer"]["attributes"] == {"parcel": "ZEBRA-4711"}
+    assert data["customer"]["tags"] == ["parcels"]
+    assert [(n["author"], n["text"]) for n in data["notes"]] == [("Agent 1", NOTE)]
+    [merge] = data["merges"]
+    assert merge["target_id"] == history.alice_id and merge["actor"] == "system"
+    assert merge["moved"]["touchpoints"] and merge["undone_at"] is None
 
     # Exports are audited: the next one lists this one.
     again = await history.export(history.alice_id)
-    [event] = again["audit_events"]
+    [event] = [e for e in again["audit_events"] if e["action"] == "customer.export"]
     assert event["action"] == "customer.export" and event["actor"] == "sup@example.com"
 
 
@@ -353,6 +369,9 @@ async def test_erasing_removes_personal_data_and_bodies_and_keeps_the_aggregates
         assert secret not in text, secret
         assert secret not in rows, secret
     assert after["customer"]["display_name"] is None
+    assert (after["customer"]["attributes"], after["customer"]["tags"]) == ({}, [])
+    assert after["notes"] == [] and done["erased"]["notes"] == 1
+    assert len(after["merges"]) == 1  # what was merged stays known, without the profiles
     assert after["customer"]["erased_by"] == "admin@example.com"
     assert after["customer"]["erased_at"]
     assert all(i["address"] == f"erased:{i['id']}" for i in after["identities"])

@@ -1690,12 +1690,17 @@
   }
 
   function resetCustomerPanel() {
-    state.customer = { id: null, profile: null, items: new Map(), nextBefore: null, channel: "", seq: state.customer.seq + 1, olderLoading: false };
+    state.customer = { id: null, profile: null, items: new Map(), nextBefore: null, channel: "", kind: "", seq: state.customer.seq + 1, olderLoading: false };
     $("customer-title").textContent = "Customer";
     $("customer-badges").replaceChildren();
     $("customer-facts").replaceChildren();
     $("customer-identities").replaceChildren();
     $("customer-conversations").replaceChildren();
+    $("customer-attributes").replaceChildren();
+    $("customer-tags").replaceChildren();
+    $("customer-notes").replaceChildren();
+    $("customer-duplicates").replaceChildren();
+    $("timeline-kind").value = "";
     $("timeline").replaceChildren();
     $("timeline-older").hidden = true;
     $("timeline-empty").hidden = true;
@@ -1708,7 +1713,65 @@
     state.customer.id = String(customerId);
     $("timeline-empty").hidden = false;
     $("timeline-empty").textContent = "Loading…";
-    await Promise.all([refreshCustomerProfile(), loadTimeline(false)]);
+    await Promise.all([refreshCustomerProfile(), loadTimeline(false), loadDuplicates()]);
+  }
+
+  /** Other customers who are probably this one, each with a Merge button. */
+  async function loadDuplicates() {
+    const id = state.customer.id;
+    if (!id) return;
+    const seq = state.customer.seq;
+    let data;
+    try {
+      data = await api("GET", "/customers/" + enc(id) + "/duplicates");
+    } catch (err) {
+      report(err, "Could not look for duplicates.");
+      return;
+    }
+    if (seq !== state.customer.seq) return;
+    const items = (data && data.items) || [];
+    $("customer-duplicates").replaceChildren(...(items.length ? items.map((d) => {
+      const merge = h("button", { type: "button", class: "btn btn-small duplicate-merge" }, "Merge");
+      merge.addEventListener("click", () => mergeDuplicate(d));
+      return h("li", { class: "duplicate", "data-customer": String(d.customer_id) }, [
+        h("span", { class: "duplicate-name", dir: "auto" }, d.display_name || "Customer " + d.customer_id),
+        h("span", { class: "muted duplicate-reasons" }, (d.reasons || []).join("; ")),
+        h("span", { class: "muted duplicate-score" }, Math.round(Number(d.score || 0) * 100) + "%"),
+        merge,
+      ]);
+    }) : [h("li", { class: "list-empty" }, "None found")]));
+  }
+
+  async function mergeDuplicate(d) {
+    const id = state.customer.id;
+    const name = d.display_name || "customer " + d.customer_id;
+    if (!window.confirm("Merge " + name + " into this customer? Their addresses, conversations and notes move here (it can be undone).")) return;
+    try {
+      await api("POST", "/customers/" + enc(id) + "/merge", { other_id: Number(d.customer_id), reason: "merged from the suggested duplicates" });
+    } catch (err) {
+      report(err, "Could not merge the customers.");
+      return;
+    }
+    showNotice("Merged " + name + " into this customer.", "info");
+    if (id === state.customer.id) await loadCustomer(id);
+  }
+
+  async function addCustomerNote(event) {
+    event.preventDefault();
+    const id = state.customer.id;
+    const box = $("customer-note-text");
+    const text = box.value.trim();
+    if (!id || !text) return;
+    $("customer-note-add").disabled = true;
+    try {
+      await api("POST", "/customers/" + enc(id) + "/notes", { text });
+      box.value = "";
+      await refreshCustomerProfile();
+    } catch (err) {
+      report(err, "Could not save the note.");
+    } finally {
+      $("customer-note-add").disabled = false;
+    }
   }
 
   const refreshCustomerProfile = coalesced(async () => {
@@ -1730,12 +1793,32 @@
       display_name: raw.display_name || fromSummary.display_name || null,
     });
     $("customer-title").textContent = profile.display_name || (state.openConv ? customerName(state.openConv) : "Customer " + profile.id);
-    $("customer-badges").replaceChildren(...[segmentBadge(profile.segment)].filter(Boolean));
+    $("customer-badges").replaceChildren(...[
+      segmentBadge(profile.segment),
+      profile.value_tier ? h("span", { class: "badge badge-tier", title: "Value tier" }, humanize(profile.value_tier)) : null,
+      profile.lifecycle ? h("span", { class: "badge badge-lifecycle", title: "Lifecycle stage" }, humanize(profile.lifecycle)) : null,
+    ].filter(Boolean));
+    const attributes = Object.entries(profile.attributes || {}).sort(([a], [b]) => a.localeCompare(b));
+    $("customer-attributes").replaceChildren(...(attributes.length
+      ? attributes.flatMap(([key, value]) => [h("dt", { dir: "auto" }, key), h("dd", { dir: "auto" }, String(value))])
+      : [h("dd", { class: "list-empty" }, "None")]));
+    const tags = profile.tags || [];
+    $("customer-tags").replaceChildren(...(tags.length
+      ? tags.map((tag) => h("span", { class: "badge badge-tag", dir: "auto" }, tag))
+      : [h("span", { class: "list-empty" }, "None")]));
+    const notes = profile.notes || [];
+    $("customer-notes").replaceChildren(...notes.map((note) => h("li", { class: "customer-note" }, [
+      h("p", { class: "customer-note-text", dir: "auto" }, note.text),
+      h("span", { class: "muted" }, (note.author || "") + " · " + formatClock(note.created_at)),
+    ])));
     const facts = [
       ["Locale", profile.locale],
       ["Segment", profile.segment ? (String(profile.segment).toLowerCase() === "vip" ? "VIP" : humanize(profile.segment)) : null],
       ["Customer since", profile.created_at ? formatClock(profile.created_at) : null],
       ["Conversations", profile.conversations ? String(profile.conversations.length) : null],
+      ["Languages", (profile.languages || []).join(", ") || null],
+      ["Last contact", profile.lifetime && profile.lifetime.last_contact_at ? formatClock(profile.lifetime.last_contact_at) : null],
+      ["CSAT", profile.lifetime && profile.lifetime.csat_count ? profile.lifetime.csat_average + " (" + profile.lifetime.csat_count + ")" : null],
     ].filter(([, value]) => value);
     $("customer-facts").replaceChildren(...facts.flatMap(([term, value]) => [h("dt", null, term), h("dd", { dir: "auto" }, value)]));
 
@@ -1744,6 +1827,7 @@
       h("li", { class: "identity" }, [
         h("span", { class: "identity-channel" }, channelLabel(identity.channel)),
         h("span", { class: "identity-address", dir: "auto", title: String(identity.address || "") }, String(identity.address || "")),
+        identity.opted_out ? h("span", { class: "badge badge-opted-out", title: "Opted out: nothing is sent here" }, "opted out") : null,
       ])) : [h("li", { class: "list-empty" }, "None")]));
 
     const convs = (profile.conversations || []).slice().sort((a, b) => Number(b.id) - Number(a.id));
@@ -1778,6 +1862,7 @@
     const params = ["limit=" + HISTORY_PAGE];
     if (older) params.push("before=" + enc(c.nextBefore));
     if (c.channel) params.push("channel=" + enc(c.channel));
+    if (c.kind) params.push("kind=" + enc(c.kind));
     const button = $("timeline-older");
     if (older) {
       c.olderLoading = true;
@@ -1816,6 +1901,7 @@
     const fromBottom = list.scrollHeight - list.scrollTop;
     const items = Array.from(c.items.values())
       .filter((item) => !c.channel || item.channel === c.channel)
+      .filter((item) => !c.kind || c.kind.split(",").includes(item.kind))
       .sort((a, b) => Number(a.id) - Number(b.id));
     const convInfo = new Map(((c.profile && c.profile.conversations) || []).map((conv) => [String(conv.id), conv]));
     const nodes = [];
@@ -1869,6 +1955,7 @@
   function onTimelineChannelChange() {
     const c = state.customer;
     c.channel = $("timeline-channel").value;
+    c.kind = $("timeline-kind").value;
     c.items = new Map();
     c.nextBefore = null;
     c.seq += 1;
@@ -3731,6 +3818,8 @@
       closeCannedPicker();
     });
     $("timeline-channel").addEventListener("change", onTimelineChannelChange);
+    $("timeline-kind").addEventListener("change", onTimelineChannelChange);
+    $("customer-note-form").addEventListener("submit", addCustomerNote);
     $("timeline-older").addEventListener("click", () => loadTimeline(true));
     $("transfer-form").addEventListener("submit", onTransferSubmit);
     $("close-form").addEventListener("submit", onCloseSubmit);

@@ -10,6 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import AuditEvent
 
 
+def customer_target(customer_id: int) -> str:
+    """The ``target`` of every audit event about one customer (what their export gathers)."""
+    return f"customer:{customer_id}"
+
+
 async def record(
     session: AsyncSession,
     *,

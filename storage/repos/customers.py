@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import RecordNotFound, is_unique_violation
-from storage.models import ContactIdentity, Conversation, Customer, Touchpoint
+from storage.models import ContactIdentity, Customer, CustomerMerge
+from storage.repos import merges as merge_repo
 
 
 async def resolve_identity(
@@ -112,23 +113,20 @@ async def add_identity(
     return identity
 
 
-async def merge(session: AsyncSession, source_id: int, target_id: int, now: datetime) -> None:
+async def merge(
+    session: AsyncSession,
+    source_id: int,
+    target_id: int,
+    now: datetime,
+    *,
+    actor: str = "system",
+    reason: str | None = None,
+) -> CustomerMerge | None:
     """Move everything of customer ``source_id`` to ``target_id``: one person, one history.
-    The source customer row stays, empty, so old links to it still resolve."""
+    Recorded in ``customer_merges`` (see storage.repos.merges), so it can be undone."""
     if source_id == target_id:
-        return
-    for model in (ContactIdentity, Conversation, Touchpoint):
-        await session.execute(
-            update(model)
-            .where(model.customer_id == source_id)
-            .values(customer_id=target_id)
-            .execution_options(synchronize_session=False)
-        )
-    target = await get_customer(session, target_id)
-    source = await get_customer(session, source_id)
-    target.display_name = target.display_name or source.display_name
-    target.locale = target.locale or source.locale
-    target.updated_at = now
+        return None
+    return await merge_repo.merge(session, source_id, target_id, now, actor=actor, reason=reason)
 
 
 async def find_identity(

@@ -20,12 +20,15 @@ from storage.models import (
     Conversation,
     ConversationStatus,
     Customer,
+    CustomerMerge,
+    CustomerNote,
     DeliveryState,
     OutboxItem,
     OutboxStatus,
     StoredAttachment,
     Touchpoint,
 )
+from storage.repos.audit import customer_target
 
 EXPORT_SCHEMA_VERSION = 1
 NOT_SENT = "not sent: the customer's data was erased"
@@ -73,10 +76,6 @@ KEPT_META = frozenset(
 class AlreadyErased(Exception):
     def __init__(self, customer_id: int, when: datetime) -> None:
         super().__init__(f"customer {customer_id} was already erased at {when.isoformat()}")
-
-
-def audit_target(customer_id: int) -> str:
-    return f"customer:{customer_id}"
 
 
 def redacted_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -152,10 +151,26 @@ async def export(session: AsyncSession, customer_id: int, now: datetime) -> dict
             .order_by(ArticleFeedback.id)
         )
     ).all()
+    notes = (
+        await session.scalars(
+            select(CustomerNote)
+            .where(CustomerNote.customer_id == customer_id)
+            .order_by(CustomerNote.id)
+        )
+    ).all()
+    merges = (
+        await session.scalars(
+            select(CustomerMerge)
+            .where(
+                or_(CustomerMerge.source_id == customer_id, CustomerMerge.target_id == customer_id)
+            )
+            .order_by(CustomerMerge.id)
+        )
+    ).all()
     events = (
         await session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.target == audit_target(customer_id))
+            .where(AuditEvent.target == customer_target(customer_id))
             .order_by(AuditEvent.id)
         )
     ).all()
@@ -167,6 +182,10 @@ async def export(session: AsyncSession, customer_id: int, now: datetime) -> dict
             "display_name": customer.display_name,
             "locale": customer.locale,
             "segment": customer.segment,
+            "attributes": customer.attributes or {},
+            "tags": customer.tags or [],
+            "value_tier": customer.value_tier,
+            "lifecycle": customer.lifecycle,
             "created_at": _iso(customer.created_at),
             "updated_at": _iso(customer.updated_at),
             "erased_at": _iso(customer.erased_at),
@@ -214,6 +233,24 @@ async def export(session: AsyncSession, customer_id: int, now: datetime) -> dict
             }
             for c in convs
             if c.csat_state
+        ],
+        "notes": [
+            {"id": n.id, "author": n.author, "text": n.text, "created_at": _iso(n.created_at)}
+            for n in notes
+        ],
+        "merges": [
+            {
+                "id": m.id,
+                "source_id": m.source_id,
+                "target_id": m.target_id,
+                "actor": m.actor,
+                "reason": m.reason,
+                "moved": m.moved or {},
+                "created_at": _iso(m.created_at),
+                "undone_at": _iso(m.undone_at),
+                "undone_by": m.undone_by,
+            }
+            for m in merges
         ],
         "audit_events": [
             {
@@ -309,6 +346,7 @@ async def erase(
     if customer.erased_at is not None:
         raise AlreadyErased(customer_id, customer.erased_at)
     customer.display_name = None
+    customer.attributes, customer.tags = {}, []
     customer.erased_at, customer.erased_by, customer.updated_at = now, actor, now
     identities = (
         await session.scalars(
@@ -350,6 +388,18 @@ async def erase(
         .values(question=None)
         .execution_options(synchronize_session=False)
     )
+    # A merge's record of the profiles before and after holds names and attributes too.
+    await session.execute(
+        update(CustomerMerge)
+        .where(or_(CustomerMerge.source_id == customer_id, CustomerMerge.target_id == customer_id))
+        .values(profile={})
+        .execution_options(synchronize_session=False)
+    )
+    notes = await session.execute(
+        delete(CustomerNote)
+        .where(CustomerNote.customer_id == customer_id)
+        .execution_options(synchronize_session=False)
+    )
     await session.flush()
     return {
         "identities": len(identities),
@@ -359,6 +409,7 @@ async def erase(
         "calls": _rowcount(calls),
         "article_feedback": _rowcount(votes),
         "outbox_stopped": len(stopped),
+        "notes": _rowcount(notes),
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -94,14 +94,18 @@ async def for_customer(
     *,
     before_id: int | None = None,
     channel: str | None = None,
+    kinds: Collection[TouchpointKind] | None = None,
     limit: int = 500,
 ) -> list[Touchpoint]:
-    """Newest ``limit`` touchpoints of a customer (before ``before_id``), oldest first."""
+    """Newest ``limit`` touchpoints of a customer (before ``before_id``, on ``channel``, of
+    ``kinds``), oldest first."""
     query = select(Touchpoint).where(Touchpoint.customer_id == customer_id)
     if before_id is not None:
         query = query.where(Touchpoint.id < before_id)
     if channel:
         query = query.where(Touchpoint.channel == channel)
+    if kinds:
+        query = query.where(Touchpoint.kind.in_(list(kinds)))
     rows = await session.execute(query.order_by(Touchpoint.id.desc()).limit(limit))
     return list(reversed(list(rows.scalars())))
 
