@@ -128,13 +128,7 @@ async def kb_export(settings: Settings, path: Path, fmt: str | None, statuses: l
     async with _database(settings) as database, database.transaction() as session:
         articles = await article_repo.export_rows(session, statuses)
     text = dumps(articles, fmt)
-    if str(path) == "-":
-        sys.stdout.write(text)
-    else:
-        try:
-            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
-        except OSError as exc:
-            raise SwitchboardError(f"{path}: cannot write ({exc.strerror})") from None
+    if await _write_out(path, text):
         print(f"exported {len(articles)} article(s) to {path}", file=sys.stderr)
     return 0
 
@@ -255,13 +249,7 @@ async def customer_export(settings: Settings, customer_id: int, path: Path) -> i
         except RecordNotFound as exc:
             raise SwitchboardError(str(exc)) from None
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    if str(path) == "-":
-        sys.stdout.write(text)
-    else:
-        try:
-            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
-        except OSError as exc:
-            raise SwitchboardError(f"{path}: cannot write ({exc.strerror})") from None
+    if await _write_out(path, text):
         print(
             f"exported customer {customer_id} to {path}: "
             f"{len(data['touchpoints'])} touchpoint(s), "
@@ -306,13 +294,7 @@ async def customer_import(settings: Settings, path: Path) -> int:
 async def customer_export_csv(settings: Settings, path: Path) -> int:
     async with _database(settings) as database:
         text, count = await customer_csv.export_text(database)
-    if str(path) == "-":
-        sys.stdout.write(text)
-    else:
-        try:
-            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
-        except OSError as exc:
-            raise SwitchboardError(f"{path}: cannot write ({exc.strerror})") from None
+    if await _write_out(path, text):
         print(f"exported {count} customer(s) to {path}", file=sys.stderr)
     return 0
 
@@ -355,3 +337,15 @@ async def segments_recompute(settings: Settings) -> int:
     matched = summary["matched"]
     print("segments by rule: " + (", ".join(f"{k} {n}" for k, n in matched.items()) or "none"))
     return 0
+
+
+async def _write_out(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path``, or to stdout for "-"; True when it went to a file."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return False
+    try:
+        await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+    except OSError as exc:
+        raise SwitchboardError(f"{path}: cannot write ({exc.strerror})") from None
+    return True
