@@ -29,6 +29,7 @@ from channels.base import DeliveryReceipt, InboundMessage, OutboundMessage
 from channels.buttons import asks_feedback, feedback_labels
 from routing import views
 from routing.hub import CONSOLE, Hub, Subscription, customer_topic
+from routing.identify import ChatIdentity, IdentifyError
 from routing.router import Router
 from storage.models import AuthorKind, ConversationStatus, DeliveryState
 
@@ -44,15 +45,24 @@ _FRAME_FIELDS = {
     "delivered": {"ids"},
     "typing": {"on"},
     "ping": set(),
+    "identify": {"email", "name", "signature"},
+    "verify": {"code"},
 }
 
 
 class FrameError(Exception):
-    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        client_id: str | None = None,
+        request: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.client_id = client_id
+        self.request = request  # "identify" / "verify": the widget shows it by its email form
 
 
 class WebChatAdapter:
@@ -94,9 +104,18 @@ class _Socket:
 
 
 class WebChatEndpoint:
-    def __init__(self, router: Router, hub: Hub, *, max_chars: int, max_frame_bytes: int) -> None:
+    def __init__(
+        self,
+        router: Router,
+        hub: Hub,
+        identity: ChatIdentity,
+        *,
+        max_chars: int,
+        max_frame_bytes: int,
+    ) -> None:
         self._router = router
         self._hub = hub
+        self._identity = identity
         self._max_chars = max_chars
         self._max_frame = max_frame_bytes
 
@@ -141,6 +160,8 @@ class WebChatEndpoint:
                 await self._message(state, frame)
             elif kind == "delivered":
                 await self._delivered(state, frame)
+            elif kind in ("identify", "verify"):
+                await self._identify(state, kind, frame)
             elif kind == "typing":
                 if state.conversation_id is not None:
                     await self._hub.publish(
@@ -183,10 +204,16 @@ class WebChatEndpoint:
         conv, items, names = await self._router.customer_timeline(CHANNEL, visitor)
         state.conversation_id = conv.id if conv else None
         state.status = conv.status if conv else None
+        policy = self._identity.policy
         await state.ws.send_json(
             {
                 "type": "welcome",
                 "visitor_id": visitor,
+                "identity": {
+                    "email": await self._identity.known_email(CHANNEL, visitor),
+                    "verify_by_code": policy.by_code,
+                    "signed": bool(policy.secret),
+                },
                 "conversation": {
                     "id": conv.id,
                     "status": conv.status.value,
@@ -251,6 +278,38 @@ class WebChatEndpoint:
             # A duplicate, an escalation, or the humans have it: the bot will not speak.
             await state.ws.send_json({"type": "typing", "author": "bot", "on": False})
 
+    async def _identify(self, state: _Socket, kind: str, frame: dict[str, Any]) -> None:
+        """An email the visitor gives: signed by the website (linked at once), or to prove with
+        a code sent to it (``verify`` carries the code back)."""
+        assert state.visitor is not None
+        try:
+            if kind == "verify":
+                found = await self._identity.verify(CHANNEL, state.visitor, frame.get("code"))
+            elif frame.get("signature") is not None:
+                found = await self._identity.signed(
+                    CHANNEL,
+                    state.visitor,
+                    frame.get("email"),
+                    frame.get("signature"),
+                    frame.get("name"),
+                    state.locale,
+                )
+            else:
+                sent = await self._identity.send_code(
+                    CHANNEL, state.visitor, frame.get("email"), state.locale
+                )
+                await state.ws.send_json(
+                    {
+                        "type": "verification_sent",
+                        "email": sent.email,
+                        "expires_at": sent.expires_at.isoformat(),
+                    }
+                )
+                return
+        except IdentifyError as exc:
+            raise FrameError(exc.code, exc.message, request=kind) from None
+        await state.ws.send_json({"type": "identified", "email": found.email})
+
     async def _delivered(self, state: _Socket, frame: dict[str, Any]) -> None:
         ids = frame.get("ids")
         if (
@@ -301,6 +360,8 @@ async def _send_error(ws: web.WebSocketResponse, exc: FrameError) -> None:
     frame: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
     if exc.client_id:
         frame["client_id"] = exc.client_id
+    if exc.request:
+        frame["request"] = exc.request
     if not ws.closed:
         await ws.send_json(frame)
 

@@ -53,25 +53,72 @@ async def link_phone(
 ) -> tuple[Customer, str | None]:
     """The customer shared their number: they are whoever texts or calls from it. Returns the
     customer they turned out to be, and a note for the history when anything changed."""
-    owner = await customer_repo.customer_with_address(session, PHONE_CHANNELS, phone)
+    return await _link(
+        session,
+        customer,
+        identity,
+        PHONE_CHANNELS,
+        "phone",
+        phone,
+        now,
+        reason="shared a phone number this customer already uses",
+        linked=f"Linked to the customer who uses {phone}: one history across channels",
+        added=f"The customer shared their phone number {phone}",
+    )
+
+
+async def link_email(
+    session: AsyncSession,
+    customer: Customer,
+    identity: ContactIdentity,
+    email: str,
+    now: datetime,
+    how: str,
+) -> tuple[Customer, str | None]:
+    """The customer proved ``email`` is theirs (``how``: "code" or "signed"): they are whoever
+    writes from it. Like link_phone."""
+    proof = "a code sent to it" if how == "code" else "the website's signed login"
+    return await _link(
+        session,
+        customer,
+        identity,
+        ("email",),
+        "email",
+        email,
+        now,
+        reason=f"verified an email address this customer uses ({proof})",
+        linked=f"Verified {email} ({proof}): linked to the customer who uses it, "
+        "one history across channels",
+        added=f"Verified {email} ({proof})",
+    )
+
+
+async def _link(
+    session: AsyncSession,
+    customer: Customer,
+    identity: ContactIdentity,
+    channels: tuple[str, ...],
+    channel: str,
+    address: str,
+    now: datetime,
+    *,
+    reason: str,
+    linked: str,
+    added: str,
+) -> tuple[Customer, str | None]:
+    owner = await customer_repo.customer_with_address(session, channels, address)
     if owner is not None and owner.id != customer.id:
         await customer_repo.merge(
-            session,
-            customer.id,
-            owner.id,
-            now,
-            actor="system",
-            reason="shared a phone number this customer already uses",
+            session, customer.id, owner.id, now, actor="system", reason=reason
         )
         await session.refresh(identity)
-        customer = owner
-        text = f"Linked to the customer who uses {phone}: one history across channels"
+        customer, text = owner, linked
     elif owner is None:
-        await customer_repo.add_identity(session, customer.id, "phone", phone, now)
-        text = f"The customer shared their phone number {phone}"
+        await customer_repo.add_identity(session, customer.id, channel, address, now)
+        text = added
     else:
         return customer, None
-    log.info("identity_linked", extra={"fields": {"customer": customer.id}})
+    log.info("identity_linked", extra={"fields": {"customer": customer.id, "channel": channel}})
     return customer, text
 
 

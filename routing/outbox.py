@@ -53,6 +53,8 @@ _THREAD_KEYS = (
     "reply_context",
     "asks_feedback",  # an answer the customer may rate: the adapter adds its feedback buttons
     "feedback_token",  # ... and the token its "was this helpful?" links carry
+    "verification_code",  # an email proving a chat visitor's address (routing.identify)
+    "verification_minutes",
 )
 log = logging.getLogger("switchboard.outbox")
 

@@ -159,6 +159,25 @@ class ContactIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class IdentityVerification(Base):
+    """A code emailed to prove an address someone gave in a live chat is theirs. Only a hash
+    of the code is kept; it expires, and a few wrong tries spend it."""
+
+    __tablename__ = "identity_verifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # The chat address (visitor) that asked, and the address it claims.
+    identity_id: Mapped[int] = mapped_column(ForeignKey("contact_identities.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(320))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class CustomerNote(Base):
     """Staff's note about a customer (not about one conversation), for whoever serves them."""
 
@@ -459,6 +478,8 @@ class ArticleFeedback(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # "Who last set this customer's segment" and a target's trail read by action and target.
+    __table_args__ = (Index("ix_audit_events_action_target", "action", "target", "id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     actor: Mapped[str] = mapped_column(String(200))

@@ -42,6 +42,7 @@ from knowledge_base import semantic
 from knowledge_base.service import KnowledgeBase
 from routing.clock import Clock, SystemClock
 from routing.hub import Hub, RedisHub
+from routing.identify import ChatIdentity, IdentifyPolicy
 from routing.metrics import Metrics
 from routing.outbox import OutboxWorker
 from routing.policy import DeskPolicy
@@ -443,9 +444,21 @@ def _email_receivers(app: web.Application, email: EmailSettings, router: Router)
 def _add_routes(app: web.Application, settings: Settings, router: Router, hub: Hub) -> None:
     # Routes that need the started resources are added on start-up, before the router freezes.
     FeedbackLinks(router).add_routes(app)
+    identity = ChatIdentity(
+        router.db,
+        hub,
+        router.clock,
+        IdentifyPolicy(
+            secret=settings.chat.identity_secret,
+            by_code=settings.chat.verify_email and settings.email.enabled,
+            code_ttl=timedelta(minutes=settings.chat.verification_minutes),
+        ),
+        wake_outbox=app[OUTBOX].wake,
+    )
     WebChatEndpoint(
         router,
         hub,
+        identity,
         max_chars=settings.chat.max_message_chars,
         max_frame_bytes=settings.chat.max_frame_bytes,
     ).add_routes(app)

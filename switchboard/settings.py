@@ -80,12 +80,26 @@ class BotSettings:
 class ChatSettings:
     max_message_chars: int = 4000
     max_frame_bytes: int = 65536
+    # Shared with the website's backend, which signs its logged-in user's email (HMAC-SHA256)
+    # so the chat links them to their customer at once. Empty: signed identification is off.
+    identity_secret: str = ""
+    # Visitors may prove an email address with a code sent to it (needs email.enabled).
+    verify_email: bool = True
+    verification_minutes: int = 15
 
     def validate(self) -> None:
         _check(
             1 <= self.max_message_chars <= 100_000, "chat.max_message_chars", "must be 1..100000"
         )
         _check(self.max_frame_bytes >= 1024, "chat.max_frame_bytes", "must be at least 1024")
+        _check(
+            not self.identity_secret or len(self.identity_secret) >= 16,
+            "chat.identity_secret",
+            "must be at least 16 characters (or empty: off)",
+        )
+        _check(
+            1 <= self.verification_minutes <= 1440, "chat.verification_minutes", "must be 1..1440"
+        )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosmtplib
 import pytest
+from aiohttp import web
 from playwright.async_api import (
     Browser,
     BrowserContext,
@@ -26,6 +27,7 @@ from playwright.async_api import (
     expect,
 )
 
+from routing.identify import sign
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests import databases
@@ -530,5 +532,100 @@ async def test_one_click_on_an_emails_not_helpful_link_hands_the_request_to_a_pe
         agent = await sign_in(chromium, base_url)
         waiting = agent.locator("#queue-list li", has_text="Alice")
         await expect(waiting).to_contain_text("👎")  # the latest step: the customer's vote
+    finally:
+        await relay.stop()
+
+
+async def test_a_visitor_verifies_their_email_in_the_widget_and_a_site_signs_its_user_in(
+    chromium: Chromium,
+    serve: Callable[[Settings], Awaitable[str]],
+    make_settings: Any,
+    aiohttp_server: Any,
+) -> None:
+    relay = SmtpSink()
+    await relay.start()
+    try:
+        secret = "site-backend-shared-secret"
+        settings = make_settings(
+            email={
+                "address": "support@acme.test",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": relay.port,
+                "smtp_tls": "none",
+                "receiver_port": free_port(),
+            },
+            chat={"identity_secret": secret},
+        )
+        base_url = await serve(settings)
+        page = await open_chat(chromium, base_url)
+        offer = page.locator("#sb-id-offer")
+        await expect(offer).to_be_hidden()  # offered once the visitor has written
+        await say(page, "hello")
+        await offer.click()
+        await page.locator("#sb-id-email").fill("not-an-email")
+        await page.locator("#sb-id-send").click()
+        await expect(page.locator("#sb-id-error")).to_have_text(
+            "Please enter a valid email address."
+        )
+        await page.locator("#sb-id-email").fill("alice@customer.test")
+        await page.locator("#sb-id-email").press("Enter")
+        await expect(page.locator("#sb-idbar .sb-idnote")).to_have_text(
+            "Enter the 6-digit code we sent to alice@customer.test"
+        )
+        [mail_] = await relay.wait_for(1)
+        code = re.search(r"\b(\d{6})\b", mail_.text)
+        assert code is not None
+        await page.locator("#sb-id-code").fill("000000" if code.group(1) != "000000" else "1")
+        await page.locator("#sb-id-verify").click()
+        await expect(page.locator("#sb-id-error")).to_have_text(
+            "That code is not right. Please try again."
+        )
+        await page.locator("#sb-id-code").fill(code.group(1))
+        await page.locator("#sb-id-code").press("Enter")
+        await expect(page.locator("#sb-id-done")).to_have_text("✓ Verified: alice@customer.test")
+        await screenshot(page, "widget-email-verified")
+
+        # A website with its own login: the snippet carries the user, signed by its backend.
+        signature = sign(secret, "bob@customer.test")
+        html = (
+            "<!doctype html><title>Shop</title><p>My account</p>"
+            f'<script src="{base_url}/chat/widget.js" data-email="bob@customer.test" '
+            f'data-name="Bob" data-signature="{signature}" data-open="true" async></script>'
+        )
+
+        async def account(_request: web.Request) -> web.Response:
+            return web.Response(text=html, content_type="text/html")
+
+        shop = web.Application()
+        shop.router.add_get("/account", account)
+        site = await aiohttp_server(shop)  # the shop's own site, on another origin
+        bob = await chromium.page()
+        await bob.goto(f"http://127.0.0.1:{site.port}/account")
+        await expect(bob.locator("#sb-status")).to_have_text("online")
+        await say(bob, "hello from bob")
+        await expect(bob.locator("#sb-id-offer")).to_be_hidden()  # the site vouched already
+        agent = await sign_in(chromium, base_url)
+        customers = await agent.evaluate(
+            """async () => {
+                const token = sessionStorage.getItem('switchboard.console.token');
+                const h = {Authorization: 'Bearer ' + token};
+                const list = await (await fetch('/api/v1/conversations', {headers: h})).json();
+                const out = [];
+                for (const c of list.items) {
+                    const p = await (await fetch('/api/v1/customers/' + c.customer.id,
+                                                 {headers: h})).json();
+                    out.push([p.display_name, p.identities.map(i => i.address)]);
+                }
+                return out;
+            }"""
+        )
+        assert any(
+            name == "Bob" and "bob@customer.test" in addresses for name, addresses in customers
+        ), customers
+
+        # The user logs out: the next chat on this browser is somebody new.
+        await bob.evaluate("() => SwitchboardChat.reset()")
+        await expect(bob.locator("#sb-status")).to_have_text("online")
+        await expect(bob.locator("#sb-messages .sb-msg")).to_have_count(0)
     finally:
         await relay.stop()

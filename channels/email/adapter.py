@@ -35,6 +35,11 @@ class SmtpSettings:
     tls_context: ssl.SSLContext | None = None  # None: the system's trusted certificates
 
 
+# The shipped texts: a key a site's own templates file lacks (one added by a newer release)
+# comes from here, in the same language when there is one.
+SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "config" / "email_templates.yaml"
+
+
 class EmailTemplates:
     """Per-locale texts from ``config/email_templates.yaml``; English fills any gap."""
 
@@ -51,6 +56,10 @@ class EmailTemplates:
             raise ValueError(f"email templates {path}: {exc}") from None
         if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
             raise ValueError(f"email templates {path}: must map each locale to its texts")
+        if Path(path).resolve() != SHIPPED_TEMPLATES and SHIPPED_TEMPLATES.exists():
+            shipped = cls.load(SHIPPED_TEMPLATES)._table
+            for locale in {"en", *loaded}:
+                loaded[locale] = {**shipped.get(locale, {}), **loaded.get(locale, {})}
         return cls(loaded)
 
     def text(self, key: str, locale: str | None, **values: str) -> str:
@@ -89,6 +98,16 @@ class EmailAdapter:
         """The plain-text body: greeting, acknowledgement, the reply, articles, signature."""
         locale = message.meta.get("locale")
         t = self._templates.text
+        code = message.meta.get("verification_code")
+        if code:  # a chat visitor proving this address (routing.identify): nothing else
+            minutes = str(message.meta.get("verification_minutes") or 15)
+            return "\n\n".join(
+                [
+                    t("greeting_no_name", locale),
+                    t("verification", locale, code=str(code), minutes=minutes),
+                    t("bot_signature", locale, team=self._display_name),
+                ]
+            )
         name = message.meta.get("to_name")
         parts = [t("greeting", locale, name=name) if name else t("greeting_no_name", locale)]
         if message.meta.get("acknowledgement"):
@@ -113,6 +132,8 @@ class EmailAdapter:
         return "\n\n".join(parts)
 
     def _subject(self, message: OutboundMessage) -> str:
+        if message.meta.get("verification_code"):
+            return self._templates.text("verification_subject", message.meta.get("locale"))
         subject = str(message.meta.get("subject") or "")
         if not message.reference:  # every conversation has one; never fail a send over it
             return subject or self._display_name

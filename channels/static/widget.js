@@ -73,6 +73,10 @@
       helloLocale: explicitLocale || lang, // what the bot should answer in
       title: (data.title || "").trim(),
       startOpen: data.open !== undefined && data.open !== "false" && data.open !== "0",
+      // The site's logged-in user, signed by its backend (docs/protocol.md "Identifying a visitor").
+      identity: data.email && data.signature
+        ? { email: data.email, name: data.name || "", signature: data.signature }
+        : null,
       rtl: ["fa", "ar", "he", "ur"].indexOf(lang) !== -1,
     };
   }
@@ -98,6 +102,12 @@
       errTooLong: "Your message is too long. Please shorten it and send again.",
       errGeneric: "Something went wrong. Please try again.",
       feedback: "Was this helpful?",
+      idOffer: "Verify your email", idEmail: "Your email address", idSend: "Send code",
+      idCodeSent: "Enter the 6-digit code we sent to {email}", idCode: "6-digit code", idVerify: "Verify",
+      idChange: "Use another email", idCancel: "Cancel", idDone: "Verified: {email}",
+      idWrong: "That code is not right. Please try again.",
+      idExpired: "That code has expired. Please ask for a new one.",
+      idTooMany: "Too many tries. Please ask for a new code later.", idBadEmail: "Please enter a valid email address.",
     },
     th: { // Thai
       title: "\u0e41\u0e0a\u0e17\u0e01\u0e31\u0e1a\u0e40\u0e23\u0e32", open: "\u0e40\u0e1b\u0e34\u0e14\u0e41\u0e0a\u0e17", close: "\u0e1b\u0e34\u0e14\u0e41\u0e0a\u0e17", messages: "\u0e02\u0e49\u0e2d\u0e04\u0e27\u0e32\u0e21",
@@ -111,6 +121,18 @@
       errTooLong: "\u0e02\u0e49\u0e2d\u0e04\u0e27\u0e32\u0e21\u0e22\u0e32\u0e27\u0e40\u0e01\u0e34\u0e19\u0e44\u0e1b \u0e01\u0e23\u0e38\u0e13\u0e32\u0e22\u0e48\u0e2d\u0e43\u0e2b\u0e49\u0e2a\u0e31\u0e49\u0e19\u0e25\u0e07\u0e41\u0e25\u0e49\u0e27\u0e2a\u0e48\u0e07\u0e2d\u0e35\u0e01\u0e04\u0e23\u0e31\u0e49\u0e07",
       errGeneric: "\u0e40\u0e01\u0e34\u0e14\u0e02\u0e49\u0e2d\u0e1c\u0e34\u0e14\u0e1e\u0e25\u0e32\u0e14 \u0e01\u0e23\u0e38\u0e13\u0e32\u0e25\u0e2d\u0e07\u0e43\u0e2b\u0e21\u0e48\u0e2d\u0e35\u0e01\u0e04\u0e23\u0e31\u0e49\u0e07",
       feedback: "\u0e02\u0e49\u0e2d\u0e21\u0e39\u0e25\u0e19\u0e35\u0e49\u0e21\u0e35\u0e1b\u0e23\u0e30\u0e42\u0e22\u0e0a\u0e19\u0e4c\u0e44\u0e2b\u0e21",
+      idOffer: "\u0e22\u0e37\u0e19\u0e22\u0e31\u0e19\u0e2d\u0e35\u0e40\u0e21\u0e25\u0e02\u0e2d\u0e07\u0e04\u0e38\u0e13",
+      idEmail: "\u0e2d\u0e35\u0e40\u0e21\u0e25\u0e02\u0e2d\u0e07\u0e04\u0e38\u0e13",
+      idSend: "\u0e2a\u0e48\u0e07\u0e23\u0e2b\u0e31\u0e2a",
+      idCodeSent: "\u0e01\u0e23\u0e2d\u0e01\u0e23\u0e2b\u0e31\u0e2a 6 \u0e2b\u0e25\u0e31\u0e01\u0e17\u0e35\u0e48\u0e40\u0e23\u0e32\u0e2a\u0e48\u0e07\u0e44\u0e1b\u0e17\u0e35\u0e48 {email}",
+      idCode: "\u0e23\u0e2b\u0e31\u0e2a 6 \u0e2b\u0e25\u0e31\u0e01", idVerify: "\u0e22\u0e37\u0e19\u0e22\u0e31\u0e19",
+      idChange: "\u0e43\u0e0a\u0e49\u0e2d\u0e35\u0e40\u0e21\u0e25\u0e2d\u0e37\u0e48\u0e19",
+      idCancel: "\u0e22\u0e01\u0e40\u0e25\u0e34\u0e01",
+      idDone: "\u0e22\u0e37\u0e19\u0e22\u0e31\u0e19\u0e41\u0e25\u0e49\u0e27: {email}",
+      idWrong: "\u0e23\u0e2b\u0e31\u0e2a\u0e44\u0e21\u0e48\u0e16\u0e39\u0e01\u0e15\u0e49\u0e2d\u0e07 \u0e01\u0e23\u0e38\u0e13\u0e32\u0e25\u0e2d\u0e07\u0e2d\u0e35\u0e01\u0e04\u0e23\u0e31\u0e49\u0e07",
+      idExpired: "\u0e23\u0e2b\u0e31\u0e2a\u0e2b\u0e21\u0e14\u0e2d\u0e32\u0e22\u0e38\u0e41\u0e25\u0e49\u0e27 \u0e01\u0e23\u0e38\u0e13\u0e32\u0e02\u0e2d\u0e23\u0e2b\u0e31\u0e2a\u0e43\u0e2b\u0e21\u0e48",
+      idTooMany: "\u0e25\u0e2d\u0e07\u0e2b\u0e25\u0e32\u0e22\u0e04\u0e23\u0e31\u0e49\u0e07\u0e40\u0e01\u0e34\u0e19\u0e44\u0e1b \u0e01\u0e23\u0e38\u0e13\u0e32\u0e02\u0e2d\u0e23\u0e2b\u0e31\u0e2a\u0e43\u0e2b\u0e21\u0e48\u0e20\u0e32\u0e22\u0e2b\u0e25\u0e31\u0e07",
+      idBadEmail: "\u0e01\u0e23\u0e38\u0e13\u0e32\u0e01\u0e23\u0e2d\u0e01\u0e2d\u0e35\u0e40\u0e21\u0e25\u0e17\u0e35\u0e48\u0e16\u0e39\u0e01\u0e15\u0e49\u0e2d\u0e07",
     },
     zh: { // Simplified Chinese
       title: "\u5728\u7ebf\u5ba2\u670d", open: "\u6253\u5f00\u804a\u5929", close: "\u5173\u95ed\u804a\u5929", messages: "\u6d88\u606f",
@@ -124,6 +146,15 @@
       errTooLong: "\u6d88\u606f\u8fc7\u957f\uff0c\u8bf7\u7f29\u77ed\u540e\u518d\u53d1\u9001\u3002",
       errGeneric: "\u51fa\u9519\u4e86\uff0c\u8bf7\u91cd\u8bd5\u3002",
       feedback: "\u8fd9\u6709\u5e2e\u52a9\u5417\uff1f",
+      idOffer: "\u9a8c\u8bc1\u60a8\u7684\u90ae\u7bb1", idEmail: "\u60a8\u7684\u90ae\u7bb1\u5730\u5740",
+      idSend: "\u53d1\u9001\u9a8c\u8bc1\u7801",
+      idCodeSent: "\u8bf7\u8f93\u5165\u6211\u4eec\u53d1\u9001\u5230 {email} \u7684 6 \u4f4d\u9a8c\u8bc1\u7801",
+      idCode: "6 \u4f4d\u9a8c\u8bc1\u7801", idVerify: "\u9a8c\u8bc1", idChange: "\u4f7f\u7528\u5176\u4ed6\u90ae\u7bb1",
+      idCancel: "\u53d6\u6d88", idDone: "\u5df2\u9a8c\u8bc1\uff1a{email}",
+      idWrong: "\u9a8c\u8bc1\u7801\u4e0d\u6b63\u786e\uff0c\u8bf7\u91cd\u8bd5\u3002",
+      idExpired: "\u9a8c\u8bc1\u7801\u5df2\u8fc7\u671f\uff0c\u8bf7\u91cd\u65b0\u83b7\u53d6\u3002",
+      idTooMany: "\u5c1d\u8bd5\u6b21\u6570\u8fc7\u591a\uff0c\u8bf7\u7a0d\u540e\u91cd\u65b0\u83b7\u53d6\u9a8c\u8bc1\u7801\u3002",
+      idBadEmail: "\u8bf7\u8f93\u5165\u6709\u6548\u7684\u90ae\u7bb1\u5730\u5740\u3002",
     },
     fa: { // Persian
       title: "\u06af\u0641\u062a\u06af\u0648 \u0628\u0627 \u0645\u0627", open: "\u0628\u0627\u0632 \u06a9\u0631\u062f\u0646 \u06af\u0641\u062a\u06af\u0648", close: "\u0628\u0633\u062a\u0646 \u06af\u0641\u062a\u06af\u0648", messages: "\u067e\u06cc\u0627\u0645\u200c\u0647\u0627",
@@ -138,6 +169,17 @@
       errTooLong: "\u067e\u06cc\u0627\u0645 \u0634\u0645\u0627 \u062e\u06cc\u0644\u06cc \u0637\u0648\u0644\u0627\u0646\u06cc \u0627\u0633\u062a. \u0644\u0637\u0641\u0627\u064b \u0622\u0646 \u0631\u0627 \u06a9\u0648\u062a\u0627\u0647\u200c\u062a\u0631 \u06a9\u0646\u06cc\u062f \u0648 \u062f\u0648\u0628\u0627\u0631\u0647 \u0628\u0641\u0631\u0633\u062a\u06cc\u062f.",
       errGeneric: "\u0645\u0634\u06a9\u0644\u06cc \u067e\u06cc\u0634 \u0622\u0645\u062f. \u0644\u0637\u0641\u0627\u064b \u062f\u0648\u0628\u0627\u0631\u0647 \u062a\u0644\u0627\u0634 \u06a9\u0646\u06cc\u062f.",
       feedback: "\u0622\u06cc\u0627 \u0627\u06cc\u0646 \u067e\u0627\u0633\u062e \u0645\u0641\u06cc\u062f \u0628\u0648\u062f\u061f",
+      idOffer: "\u0627\u06cc\u0645\u06cc\u0644 \u062e\u0648\u062f \u0631\u0627 \u062a\u0623\u06cc\u06cc\u062f \u06a9\u0646\u06cc\u062f",
+      idEmail: "\u0646\u0634\u0627\u0646\u06cc \u0627\u06cc\u0645\u06cc\u0644 \u0634\u0645\u0627",
+      idSend: "\u0627\u0631\u0633\u0627\u0644 \u06a9\u062f",
+      idCodeSent: "\u06a9\u062f \u06f6 \u0631\u0642\u0645\u06cc \u0627\u0631\u0633\u0627\u0644\u200c\u0634\u062f\u0647 \u0628\u0647 {email} \u0631\u0627 \u0648\u0627\u0631\u062f \u06a9\u0646\u06cc\u062f",
+      idCode: "\u06a9\u062f \u06f6 \u0631\u0642\u0645\u06cc", idVerify: "\u062a\u0623\u06cc\u06cc\u062f",
+      idChange: "\u0627\u0633\u062a\u0641\u0627\u062f\u0647 \u0627\u0632 \u0627\u06cc\u0645\u06cc\u0644 \u062f\u06cc\u06af\u0631",
+      idCancel: "\u0627\u0646\u0635\u0631\u0627\u0641", idDone: "\u062a\u0623\u06cc\u06cc\u062f \u0634\u062f: {email}",
+      idWrong: "\u0627\u06cc\u0646 \u06a9\u062f \u062f\u0631\u0633\u062a \u0646\u06cc\u0633\u062a. \u0644\u0637\u0641\u0627\u064b \u062f\u0648\u0628\u0627\u0631\u0647 \u062a\u0644\u0627\u0634 \u06a9\u0646\u06cc\u062f.",
+      idExpired: "\u0627\u06cc\u0646 \u06a9\u062f \u0645\u0646\u0642\u0636\u06cc \u0634\u062f\u0647 \u0627\u0633\u062a. \u0644\u0637\u0641\u0627\u064b \u06a9\u062f \u062c\u062f\u06cc\u062f\u06cc \u062f\u0631\u062e\u0648\u0627\u0633\u062a \u06a9\u0646\u06cc\u062f.",
+      idTooMany: "\u062a\u0644\u0627\u0634\u200c\u0647\u0627\u06cc \u0632\u06cc\u0627\u062f\u06cc \u0627\u0646\u062c\u0627\u0645 \u0634\u062f. \u0644\u0637\u0641\u0627\u064b \u0628\u0639\u062f\u0627\u064b \u06a9\u062f \u062c\u062f\u06cc\u062f\u06cc \u062f\u0631\u062e\u0648\u0627\u0633\u062a \u06a9\u0646\u06cc\u062f.",
+      idBadEmail: "\u0644\u0637\u0641\u0627\u064b \u06cc\u06a9 \u0646\u0634\u0627\u0646\u06cc \u0627\u06cc\u0645\u06cc\u0644 \u0645\u0639\u062a\u0628\u0631 \u0648\u0627\u0631\u062f \u06a9\u0646\u06cc\u062f.",
     },
     ar: { // Arabic
       title: "\u062a\u062d\u062f\u062b \u0645\u0639\u0646\u0627", open: "\u0641\u062a\u062d \u0627\u0644\u0645\u062d\u0627\u062f\u062b\u0629", close: "\u0625\u063a\u0644\u0627\u0642 \u0627\u0644\u0645\u062d\u0627\u062f\u062b\u0629", messages: "\u0627\u0644\u0631\u0633\u0627\u0626\u0644",
@@ -151,6 +193,17 @@
       errTooLong: "\u0631\u0633\u0627\u0644\u062a\u0643 \u0637\u0648\u064a\u0644\u0629 \u062c\u062f\u064b\u0627. \u064a\u064f\u0631\u062c\u0649 \u0627\u062e\u062a\u0635\u0627\u0631\u0647\u0627 \u062b\u0645 \u0625\u0631\u0633\u0627\u0644\u0647\u0627 \u0645\u0631\u0629 \u0623\u062e\u0631\u0649.",
       errGeneric: "\u062d\u062f\u062b \u062e\u0637\u0623 \u0645\u0627. \u064a\u064f\u0631\u062c\u0649 \u0627\u0644\u0645\u062d\u0627\u0648\u0644\u0629 \u0645\u0631\u0629 \u0623\u062e\u0631\u0649.",
       feedback: "\u0647\u0644 \u0643\u0627\u0646 \u0647\u0630\u0627 \u0645\u0641\u064a\u062f\u064b\u0627\u061f",
+      idOffer: "\u062a\u062d\u0642\u0642 \u0645\u0646 \u0628\u0631\u064a\u062f\u0643 \u0627\u0644\u0625\u0644\u0643\u062a\u0631\u0648\u0646\u064a",
+      idEmail: "\u0639\u0646\u0648\u0627\u0646 \u0628\u0631\u064a\u062f\u0643 \u0627\u0644\u0625\u0644\u0643\u062a\u0631\u0648\u0646\u064a",
+      idSend: "\u0625\u0631\u0633\u0627\u0644 \u0627\u0644\u0631\u0645\u0632",
+      idCodeSent: "\u0623\u062f\u062e\u0644 \u0627\u0644\u0631\u0645\u0632 \u0627\u0644\u0645\u0643\u0648\u0651\u0646 \u0645\u0646 6 \u0623\u0631\u0642\u0627\u0645 \u0627\u0644\u0630\u064a \u0623\u0631\u0633\u0644\u0646\u0627\u0647 \u0625\u0644\u0649 {email}",
+      idCode: "\u0631\u0645\u0632 \u0645\u0646 6 \u0623\u0631\u0642\u0627\u0645", idVerify: "\u062a\u062d\u0642\u0642",
+      idChange: "\u0627\u0633\u062a\u062e\u062f\u0627\u0645 \u0628\u0631\u064a\u062f \u0622\u062e\u0631",
+      idCancel: "\u0625\u0644\u063a\u0627\u0621", idDone: "\u062a\u0645 \u0627\u0644\u062a\u062d\u0642\u0642: {email}",
+      idWrong: "\u0627\u0644\u0631\u0645\u0632 \u063a\u064a\u0631 \u0635\u062d\u064a\u062d. \u064a\u064f\u0631\u062c\u0649 \u0627\u0644\u0645\u062d\u0627\u0648\u0644\u0629 \u0645\u0631\u0629 \u0623\u062e\u0631\u0649.",
+      idExpired: "\u0627\u0646\u062a\u0647\u062a \u0635\u0644\u0627\u062d\u064a\u0629 \u0627\u0644\u0631\u0645\u0632. \u064a\u064f\u0631\u062c\u0649 \u0637\u0644\u0628 \u0631\u0645\u0632 \u062c\u062f\u064a\u062f.",
+      idTooMany: "\u0645\u062d\u0627\u0648\u0644\u0627\u062a \u0643\u062b\u064a\u0631\u0629 \u062c\u062f\u064b\u0627. \u064a\u064f\u0631\u062c\u0649 \u0637\u0644\u0628 \u0631\u0645\u0632 \u062c\u062f\u064a\u062f \u0644\u0627\u062d\u0642\u064b\u0627.",
+      idBadEmail: "\u064a\u064f\u0631\u062c\u0649 \u0625\u062f\u062e\u0627\u0644 \u0639\u0646\u0648\u0627\u0646 \u0628\u0631\u064a\u062f \u0625\u0644\u0643\u062a\u0631\u0648\u0646\u064a \u0635\u062d\u064a\u062d.",
     },
   };
   var T = Object.assign({}, STRINGS.en, STRINGS[CONFIG.lang] || {});
@@ -281,6 +334,12 @@
     typingSentAt: 0,
     typingIdleTimer: null,
     remoteTyping: { bot: { on: false, name: "", timer: null }, agent: { on: false, name: "", timer: null } },
+    // Who the visitor is: the server's welcome.identity, and where the email form stands
+    // ("offer", "email", "code", "done"); hasConversation: the offer waits for a first message.
+    identity: null,
+    idStage: "offer",
+    idEmail: "",
+    hasConversation: false,
   };
 
   var ui = {}; // element references, filled by buildUi()
@@ -321,6 +380,8 @@
       ui.typingText,
     ]);
 
+    ui.idbar = h("div", { id: "sb-idbar", class: "sb-idbar", hidden: true });
+
     ui.input = h("textarea", { id: "sb-input", class: "sb-input", rows: "1", dir: "auto", placeholder: t("placeholder"),
       "aria-label": t("placeholder"), autocomplete: "off", enterkeyhint: "send" });
     ui.send = h("button", { id: "sb-send", class: "sb-send", type: "submit", "aria-label": t("send"), title: t("send") }, icon(ICON_SEND));
@@ -332,7 +393,7 @@
 
     ui.panel = h("section", { id: "sb-panel", class: "sb-panel", role: "dialog", "aria-labelledby": "sb-title",
       hidden: true, dir: CONFIG.rtl ? "rtl" : "ltr", lang: CONFIG.locale, "data-conn": "connecting" },
-      [header, body, ui.typing, ui.form]);
+      [header, body, ui.typing, ui.idbar, ui.form]);
 
     ui.wrapper = h("div", { class: "sb-root", lang: CONFIG.locale }, [ui.panel, ui.launcher]);
     root.appendChild(ui.wrapper);
@@ -466,6 +527,16 @@
     ".sb-send svg{width:20px;height:20px;fill:currentColor}",
     ".sb-panel[dir=rtl] .sb-send svg{transform:scaleX(-1)}",
     ".sb-error{margin:6px 4px 0;font-size:12.5px;color:#b91c1c}",
+
+    ".sb-idbar{padding:8px 12px;border-top:1px solid var(--sb-line);background:#fff;font-size:13px}",
+    ".sb-idrow{display:flex;align-items:center;gap:6px;flex-wrap:wrap}",
+    ".sb-idrow input{flex:1;min-width:0;padding:6px 10px;border:1px solid #cbd5e1;border-radius:8px;font:inherit;outline:none}",
+    ".sb-idrow input:focus{border-color:var(--sb-accent);box-shadow:0 0 0 3px rgba(79,70,229,.18)}",
+    ".sb-idbtn{border:0;border-radius:8px;background:var(--sb-accent);color:#fff;padding:6px 12px;cursor:pointer;font-size:13px}",
+    ".sb-idlink{border:0;background:none;padding:0;color:var(--sb-accent);text-decoration:underline;cursor:pointer;font-size:13px}",
+    ".sb-idnote{margin:0 0 6px;color:var(--sb-muted)}",
+    ".sb-iddone{margin:0;color:#047857}",
+    ".sb-iderror{margin:6px 0 0;color:#b91c1c}",
 
     // Phones: the panel takes the whole screen (16px input text keeps iOS from zooming in).
     "@media (max-width:480px){",
@@ -858,7 +929,9 @@
       case "message": return onServerMessage(frame.message);
       case "status": return onStatus(frame.message_id, frame.state);
       case "typing": return setRemoteTyping(frame.author, !!frame.on, frame.name);
-      case "error": return onErrorFrame(frame);
+      case "error": return frame.request ? onIdentifyError(frame) : onErrorFrame(frame);
+      case "verification_sent": return onVerificationSent(frame);
+      case "identified": return onIdentified(frame);
       default: return; // pong and anything newer than this widget
     }
   }
@@ -870,6 +943,136 @@
     setConnection("online");
     renderHistory(Array.isArray(frame.history) ? frame.history : []);
     flushOutbox();
+    state.identity = frame.identity || null;
+    state.hasConversation = state.hasConversation || !!frame.conversation;
+    if (state.identity && state.identity.email && state.idStage !== "done") state.idStage = "known";
+    sendSignedIdentity();
+    renderIdbar();
+  }
+
+  // ------------------------------------------------------------------ who the visitor is
+
+  /** The website vouches for its logged-in user: sent after every welcome (idempotent). */
+  function sendSignedIdentity() {
+    var id = CONFIG.identity;
+    if (!id || !state.ready) return;
+    if (state.identity && state.identity.email === String(id.email).trim().toLowerCase()) return;
+    var frame = { type: "identify", email: id.email, signature: id.signature };
+    if (id.name) frame.name = id.name;
+    sendFrame(frame);
+  }
+
+  /**
+   * The small bar above the composer: "Verify your email" once the visitor has written, then
+   * the address form, then the code form, then a confirmation. Hidden when the server cannot
+   * email codes or already knows the visitor's address.
+   */
+  function renderIdbar() {
+    var bar = ui.idbar;
+    var stage = state.idStage;
+    var canCode = !!(state.identity && state.identity.verify_by_code);
+    while (bar.firstChild) bar.removeChild(bar.firstChild);
+    bar.hidden = stage === "known" || (stage !== "done" && (!canCode || !state.hasConversation));
+    if (bar.hidden) return;
+    if (stage === "offer") {
+      var offer = h("button", { id: "sb-id-offer", class: "sb-idlink", type: "button" }, "\u2709 " + t("idOffer"));
+      offer.addEventListener("click", function () { setIdStage("email"); });
+      bar.appendChild(offer);
+    } else if (stage === "email") {
+      var email = h("input", { id: "sb-id-email", type: "email", autocomplete: "email", dir: "ltr",
+        placeholder: t("idEmail"), "aria-label": t("idEmail"), value: state.idEmail });
+      var send = h("button", { id: "sb-id-send", class: "sb-idbtn", type: "button" }, t("idSend"));
+      var cancel = h("button", { class: "sb-idlink", type: "button" }, t("idCancel"));
+      var submit = function () {
+        var value = email.value.trim();
+        if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) return showIdError(t("idBadEmail"));
+        state.idEmail = value;
+        if (!sendFrame({ type: "identify", email: value })) showIdError(t("errGeneric"));
+      };
+      send.addEventListener("click", submit);
+      email.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); submit(); }
+      });
+      cancel.addEventListener("click", function () { setIdStage("offer"); });
+      bar.appendChild(h("div", { class: "sb-idrow" }, [email, send, cancel]));
+      setTimeout(function () { email.focus(); }, 0);
+    } else if (stage === "code") {
+      var code = h("input", { id: "sb-id-code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
+        maxlength: "6", dir: "ltr", placeholder: t("idCode"), "aria-label": t("idCode") });
+      var verify = h("button", { id: "sb-id-verify", class: "sb-idbtn", type: "button" }, t("idVerify"));
+      var change = h("button", { id: "sb-id-change", class: "sb-idlink", type: "button" }, t("idChange"));
+      var check = function () {
+        if (!sendFrame({ type: "verify", code: code.value.trim() })) showIdError(t("errGeneric"));
+      };
+      verify.addEventListener("click", check);
+      code.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); check(); }
+      });
+      change.addEventListener("click", function () { setIdStage("email"); });
+      bar.appendChild(h("p", { class: "sb-idnote", dir: "auto" }, t("idCodeSent", { email: state.idEmail })));
+      bar.appendChild(h("div", { class: "sb-idrow" }, [code, verify, change]));
+      setTimeout(function () { code.focus(); }, 0);
+    } else if (stage === "done") {
+      bar.appendChild(h("p", { id: "sb-id-done", class: "sb-iddone", dir: "auto" }, "\u2713 " + t("idDone", { email: state.idEmail })));
+    }
+    ui.idError = h("p", { id: "sb-id-error", class: "sb-iderror", role: "alert", dir: "auto", hidden: true });
+    bar.appendChild(ui.idError);
+  }
+
+  /** Forget this browser's visitor (a user logged out, or another logged in) and start afresh. */
+  function resetVisitor() {
+    store.set(STORAGE_VISITOR, "");
+    store.set(STORAGE_CURSOR, "0");
+    state.identity = null;
+    state.idStage = "offer";
+    state.idEmail = "";
+    state.hasConversation = false;
+    state.outbox.clear();
+    state.byId.clear();
+    while (ui.messages.firstChild) ui.messages.removeChild(ui.messages.firstChild);
+    updateEmpty();
+    renderIdbar();
+    if (state.ws) dropSocket(state.ws);
+    reconnectNow();
+  }
+
+  function setIdStage(stage) {
+    state.idStage = stage;
+    renderIdbar();
+  }
+
+  function showIdError(text) {
+    if (!ui.idError) return;
+    ui.idError.textContent = text;
+    ui.idError.hidden = false;
+  }
+
+  function onVerificationSent(frame) {
+    state.idEmail = String(frame.email || state.idEmail);
+    setIdStage("code");
+  }
+
+  function onIdentified(frame) {
+    state.idEmail = String(frame.email || "");
+    if (state.identity) state.identity.email = state.idEmail;
+    // A signed identity is the site's business: nothing to show. A code the visitor typed is.
+    setIdStage(state.idStage === "code" ? "done" : "known");
+  }
+
+  function onIdentifyError(frame) {
+    var code = String(frame.code || "");
+    var known = { wrong_code: "idWrong", code_expired: "idExpired", too_many_attempts: "idTooMany",
+      too_many_codes: "idTooMany", bad_email: "idBadEmail", bad_code: "idWrong" }[code];
+    if (code === "identity_conflict" && CONFIG.identity) {
+      // This browser's chat was another signed-in user's: start a new one for this user.
+      return resetVisitor();
+    }
+    if (frame.request === "identify" && CONFIG.identity && state.idStage !== "email") {
+      // The site's signature was refused: the visitor can still chat; the console will show why.
+      if (window.console) window.console.warn("Switchboard: identify refused:", code, frame.message);
+      return;
+    }
+    showIdError(known ? t(known) : String(frame.message || t("errGeneric")));
   }
 
   /**
@@ -927,6 +1130,10 @@
     }
     if (message && typeof message.text === "string") entry.el.querySelector(".sb-text").textContent = message.text;
     setBubbleState(entry.el, mergeState("sent", message && message.state));
+    if (!state.hasConversation) {
+      state.hasConversation = true;
+      renderIdbar();
+    }
     if (id !== null) applyEarlyStatus(id);
     if (!ui.error.hidden && !oldestFailed()) clearError();
   }
@@ -1151,6 +1358,18 @@
       open: function () { openPanel(true); },
       close: closePanel,
       send: function (text) { return sendMessage(text); },
+      // The site's backend signed its logged-in user: {email, name?, signature}.
+      identify: function (who) {
+        if (!who || !who.email || !who.signature) return false;
+        CONFIG.identity = { email: String(who.email), name: String(who.name || ""), signature: String(who.signature) };
+        sendSignedIdentity();
+        return true;
+      },
+      // The site's user logged out: the next chat on this browser is a new visitor's.
+      reset: function () {
+        CONFIG.identity = null;
+        resetVisitor();
+      },
     };
     if (CONFIG.startOpen) openPanel(false);
     connect();
