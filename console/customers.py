@@ -4,6 +4,8 @@ Every change is audited. See console/openapi.yaml."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -14,7 +16,9 @@ from console import customer_input
 from console.http import BadRequest, int_param, read_json
 from routing import views
 from routing.errors import Conflict
+from routing.hub import CONSOLE
 from routing.inbound import PHONE_CHANNELS
+from routing.segments import reprofile
 from storage.models import Agent, Customer, CustomerNote, TouchpointKind
 from storage.repos import agents as agent_repo
 from storage.repos import audit
@@ -28,10 +32,14 @@ from storage.repos import touchpoints as tp_repo
 if TYPE_CHECKING:
     from console.api import ConsoleApi
 
+log = logging.getLogger("switchboard.customers")
 EMAIL_CHANNELS = ("email",)
 REASON_MAX = 500
 HISTORY_MAX = 1000
 SCORES = {"email": 0.9, "phone": 0.9, "name": 0.4}
+# A change to these recomputes the customer's segment and lifecycle (a cleared segment goes
+# back to the rules).
+REPROFILED = frozenset({"attributes", "tags", "segment"})
 _PATCH_FIELDS: dict[str, type | tuple[type, ...]] = {
     "display_name": (str, type(None)),
     "locale": (str, type(None)),
@@ -151,6 +159,10 @@ class CustomersApi:
                 await segment_repo.record_hand_set(
                     session, customer_id, customer.segment, agent.email, now
                 )
+            if REPROFILED & body.keys():  # what the rules read: the profile follows at once
+                policy = self.console.router.desk.policy.segments
+                await reprofile(session, [customer_id], now, policy)
+                await session.refresh(customer)
             # Field names and attribute keys only: the audit log outlives an erasure.
             await self._audit(session, agent, "update", customer_id, {"changed": changed})
             result = await self._profile(session, customer_id)
@@ -211,6 +223,7 @@ class CustomersApi:
             for customer_id in (target_id, source_id):
                 await self._audit(session, agent, "merge", customer_id, view)
             result = {"merge": view, "customer": await self._profile(session, target_id)}
+        await self._announce(row.moved.get("conversations", []), (target_id, source_id))
         return web.json_response(result)
 
     async def undo(self, request: web.Request) -> web.Response:
@@ -229,7 +242,20 @@ class CustomersApi:
                 "source": await self._profile(session, row.source_id),
                 "target": await self._profile(session, row.target_id),
             }
+            # What went back: the merge's conversations and any opened on them since.
+            moved_back = await conv_repo.ids_of_customer(session, row.source_id)
+        await self._announce(moved_back, (row.target_id, row.source_id))
         return web.json_response(result)
+
+    async def _announce(self, conversation_ids: Iterable[int], customer_ids: Iterable[int]) -> None:
+        """After commit: consoles showing these conversations or customers fetch them again."""
+        events = [{"type": "conversation", "conversation_id": i} for i in conversation_ids]
+        events += [{"type": "customer", "customer_id": i} for i in customer_ids]
+        for event in events:
+            try:
+                await self.console.router.hub.publish(CONSOLE, event)
+            except Exception:  # consoles refetch; the data is committed
+                log.exception("console_event_failed")
 
     async def duplicates(self, request: web.Request) -> web.Response:
         await self.console.agent(request)

@@ -25,7 +25,7 @@ REASON_MAX = 1000
 class PrivacyApi:
     def __init__(self, console: ConsoleApi) -> None:
         self.console = console
-        self.privacy = Privacy(console.db, console.clock)
+        self.privacy = Privacy(console.db, console.clock, console.router.desk)
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router

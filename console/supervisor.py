@@ -1,16 +1,18 @@
 """The supervisor's view: queues per team, agents and their load, SLA trouble, today's figures.
 
-Every figure is computed from the conversations' own rows, never from counters that drift.
+Every figure is computed from the conversations' own rows, never from counters that drift; the
+median first response is the Reports' own, for today in the desk's time zone.
 """
 
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from console.report_figures import Range, Report
 from routing.policy import DeskPolicy
 from routing.sla import SlaStatus, WeeklyCalendar
 from storage.models import ConversationStatus
@@ -26,10 +28,12 @@ def desk_zone(policy: DeskPolicy) -> tzinfo:
     return calendar.hours.zone if isinstance(calendar, WeeklyCalendar) else UTC
 
 
-def day_start(now: datetime, zone: tzinfo) -> datetime:
-    """Midnight of ``now``'s day in the desk's time zone (the business hours' zone)."""
+def day_start(now: datetime, zone: tzinfo, days: int = 0) -> datetime:
+    """Midnight of ``now``'s day in the desk's time zone (the business hours' zone), or of the
+    day ``days`` later."""
     local = now.astimezone(zone)
-    return datetime.combine(local.date(), time(0), tzinfo=zone).astimezone(UTC)
+    day = local.date() + timedelta(days=days)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[str, Any]:
@@ -65,14 +69,14 @@ async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[st
             continue
         summary = await api._summary(session, conv)
         (breached if view.status is SlaStatus.BREACHED else at_risk).append(summary)
-    today = day_start(now, desk_zone(policy))
+    zone = desk_zone(policy)
+    today = day_start(now, zone)
     closed = await conv_repo.closed_since(session, today)
     scores = [c.csat_score for c in closed if c.csat_score is not None]
-    first = [
-        (c.first_response_at - c.queued_at).total_seconds()
-        for c in await conv_repo.answered_since(session, today)
-        if c.first_response_at is not None and c.queued_at is not None
-    ]
+    # What Reports says for today: every stay in the queue (a reopened conversation queues
+    # again), from its escalation to the first agent reply after it.
+    span = Range(today, day_start(now, zone, 1), zone, getattr(zone, "key", "UTC"), now)
+    first = (await Report(session, policy, span).first_response())["first_response"]
     counts = await conv_repo.count_by_status(session)
     return {
         "teams": teams,
@@ -83,9 +87,7 @@ async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[st
             "assigned": counts.get(ConversationStatus.ASSIGNED, 0),
             "agents_online": len(online),
             "closed_today": len(closed),
-            "median_first_response_seconds": (
-                round(statistics.median(first), 1) if first else None
-            ),
+            "median_first_response_seconds": first["median_seconds"],
             "csat_average": round(statistics.fmean(scores), 2) if scores else None,
             "csat_count": len(scores),
             "day_starts_at": today.isoformat(),

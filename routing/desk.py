@@ -592,6 +592,22 @@ class Desk:
             await self.router._after_claim(conv, target)
         return conv
 
+    async def announce_closed(self, closed: list[Touchpoint]) -> None:
+        """After commit: tell the consoles about the conversations ``close_unattended``
+        closed (given their close touchpoints); an assignment pass fills the room it made."""
+        from routing.router import _Txn
+
+        if not closed:
+            return
+        txn = _Txn(assign=True)
+        for tp in closed:
+            txn.events += [
+                _event(tp),
+                {"type": "conversation", "conversation_id": tp.conversation_id},
+            ]
+        txn.events.append({"type": "queue"})
+        await self.router._announce(txn)
+
     def _may_move(self, agent: Agent, conv: Conversation) -> None:
         if conv.status is ConversationStatus.CLOSED:
             raise Conflict("conversation_closed", "the conversation is closed")
@@ -656,6 +672,42 @@ class Desk:
 
 
 # ---- helpers -----------------------------------------------------------------------------
+
+
+async def close_unattended(
+    session: AsyncSession, conv: Conversation, why: str, reason: str, now: datetime
+) -> Touchpoint | None:
+    """Close an open conversation with no agent's say (its customer was erased): out of the
+    queue and off its agent's load, the SLA clocks stopped, no goodbye and no survey; a system
+    close touchpoint (``meta.reason``) says why. None when it was closed meanwhile. The caller
+    announces it after commit (``Desk.announce_closed``)."""
+    closed = await conv_repo.transition(
+        session,
+        conv,
+        conv_repo.OPEN,
+        status=ConversationStatus.CLOSED,
+        closed_at=now,
+        updated_at=now,
+        first_response_due_at=None,
+        next_response_due_at=None,
+        resolution_due_at=None,
+        csat_state=None,
+        csat_asked_at=None,
+    )
+    if not closed:
+        return None
+    return await tp_repo.add(
+        session,
+        customer_id=conv.customer_id,
+        conversation_id=conv.id,
+        channel=conv.channel,
+        kind=TouchpointKind.CLOSE,
+        direction=Direction.INTERNAL,
+        author_kind=AuthorKind.SYSTEM,
+        now=now,
+        text=f"Closed: {why}",
+        meta={"reason": reason},
+    )
 
 
 def agent_state(
@@ -751,4 +803,4 @@ def _changed(conv: Conversation) -> dict[str, Any]:
     return {"type": "conversation", "conversation_id": conv.id}
 
 
-__all__ = ["Desk", "Invalid", "SlaView", "agent_state", "csat_score"]
+__all__ = ["Desk", "Invalid", "SlaView", "agent_state", "close_unattended", "csat_score"]

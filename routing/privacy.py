@@ -11,9 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from routing.clock import Clock
+from routing.desk import Desk, close_unattended
 from routing.errors import Conflict
 from storage.db import Database
+from storage.models import Touchpoint
 from storage.repos import audit
+from storage.repos import conversations as conv_repo
 from storage.repos import privacy as privacy_repo
 
 log = logging.getLogger("switchboard.privacy")
@@ -46,10 +49,17 @@ class RetentionPolicy:
 Progress = Callable[[str, dict[str, int]], None]
 
 
+ERASED_CLOSE = "the customer's data was erased"
+
+
 class Privacy:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    """``desk``, where there is one (the server, not the CLI), hears of the conversations an
+    erasure closes, to tell the consoles."""
+
+    def __init__(self, db: Database, clock: Clock, desk: Desk | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.desk = desk
 
     async def export(self, customer_id: int, actor: str) -> dict[str, Any]:
         """Everything held about the customer; the export itself is audited (after it is
@@ -68,11 +78,18 @@ class Privacy:
 
     async def erase(self, customer_id: int, actor: str, reason: str) -> dict[str, int]:
         now = self.clock.now()
+        closed: list[Touchpoint] = []
         async with self.db.transaction() as session:
             try:
                 counts = await privacy_repo.erase(session, customer_id, actor=actor, now=now)
             except privacy_repo.AlreadyErased as exc:
                 raise Conflict("already_erased", str(exc)) from None
+            # Nobody is left to answer: open conversations close and leave the queue.
+            for conv in await conv_repo.open_for_customer(session, customer_id):
+                tp = await close_unattended(session, conv, ERASED_CLOSE, "customer_erased", now)
+                if tp is not None:
+                    closed.append(tp)
+            counts["conversations_closed"] = len(closed)
             await audit.record(
                 session,
                 actor=actor,
@@ -82,6 +99,8 @@ class Privacy:
                 data={"reason": reason, "counts": counts},
             )
         log.info("customer_erased", extra={"fields": {"customer": customer_id, **counts}})
+        if self.desk is not None:
+            await self.desk.announce_closed(closed)
         return counts
 
 

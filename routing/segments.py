@@ -12,10 +12,12 @@ import asyncio
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.clock import Clock
 from routing.segment_rules import LIFECYCLE_STAGES, VALUE_TIERS, Group, as_number
@@ -68,7 +70,7 @@ class SegmentPolicy:
 class CustomerView:
     """A customer's facts as the rule language sees them (routing.segment_rules.Facts)."""
 
-    def __init__(self, facts: CustomerFacts, now: datetime, tier: str, stage: str) -> None:
+    def __init__(self, facts: CustomerFacts, now: datetime, tier: str | None, stage: str) -> None:
         self.facts = facts
         self.now = now
         self.tier = tier
@@ -161,10 +163,13 @@ def profiles(
     now: datetime,
     policy: SegmentPolicy,
     hand_set: Collection[int] = (),
+    tiers: Mapping[int, str | None] | None = None,
 ) -> list[Profile]:
     """Tier, stage and the first matching rule's segment for every customer; the segment of
-    the customers in ``hand_set`` (set by a person) is not the rules' to change."""
-    tiers = value_tiers(facts, now, policy.value_attribute)
+    the customers in ``hand_set`` (set by a person) is not the rules' to change. ``tiers``
+    given: these value tiers instead of ranking ``facts`` (a few customers are not a ranking)."""
+    if tiers is None:
+        tiers = value_tiers(facts, now, policy.value_attribute)
     result = []
     for f in facts:
         tier = tiers[f.customer_id]
@@ -174,6 +179,31 @@ def profiles(
         own = f.customer_id not in hand_set
         result.append(Profile(f.customer_id, tier, stage, segment, rules_own=own, seen=f.segment))
     return result
+
+
+async def reprofile(
+    session: AsyncSession, customer_ids: Collection[int], now: datetime, policy: SegmentPolicy
+) -> int:
+    """Recompute a few customers' lifecycle stage and segment at once, in the caller's
+    transaction (their attributes or tags just changed); a segment set by hand stays. Their
+    value tier, a rank among all customers, keeps its last value until the next recompute.
+    Returns how many segments changed."""
+    facts = await segment_repo.customer_facts(session, now, policy.windows(), customer_ids)
+    owners = await segment_repo.last_segment_events(session, customer_ids)
+    tiers = {f.customer_id: f.value_tier for f in facts}
+    computed = profiles(facts, now, policy, _hand_set(facts, owners), tiers)
+    return await segment_repo.apply_profiles(session, computed, now)
+
+
+def _hand_set(
+    facts: Sequence[CustomerFacts], owners: Mapping[int, tuple[str, str | None]]
+) -> set[int]:
+    """The customers whose segment a person set."""
+    return {
+        f.customer_id
+        for f in facts
+        if segment_repo.segment_source(f.segment, owners.get(f.customer_id)) == segment_repo.HAND
+    }
 
 
 class Segmenter:
@@ -189,13 +219,7 @@ class Segmenter:
         async with self.db.transaction() as session:
             facts = await segment_repo.customer_facts(session, now, self.policy.windows())
             owners = await segment_repo.last_segment_events(session)
-        hand_set = {
-            f.customer_id
-            for f in facts
-            if segment_repo.segment_source(f.segment, owners.get(f.customer_id))
-            == segment_repo.HAND
-        }
-        computed = profiles(facts, now, self.policy, hand_set)
+        computed = profiles(facts, now, self.policy, _hand_set(facts, owners))
         changed = 0
         size = self.policy.batch_size
         for start in range(0, len(computed), size):

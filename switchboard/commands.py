@@ -280,9 +280,10 @@ async def customer_erase(settings: Settings, customer_id: int, reason: str) -> i
 async def customer_import(settings: Settings, path: Path) -> int:
     # Every row is checked before anything is written; the import is one transaction.
     rows = await asyncio.to_thread(customer_csv.read_rows, path, settings.twilio.default_region)
+    segments = load_workspace(_source_file(settings.workspace_file)).segments
     async with _database(settings) as database:
         counts = await customer_csv.import_rows(
-            database, rows, SystemClock().now(), _progress(len(rows))
+            database, rows, SystemClock().now(), _progress(len(rows)), segments
         )
     print(
         f"imported {len(rows)} customer row(s) from {path}: "

@@ -20,6 +20,7 @@ from channels.errors import SwitchboardError
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from console import customer_input
 from routing.inbound import PHONE_CHANNELS
+from routing.segments import SegmentPolicy, reprofile
 from storage.db import Database
 from storage.models import ContactIdentity, Customer
 from storage.repos import customers as customer_repo
@@ -113,19 +114,33 @@ def _scalar(text: str) -> str | int | float:
 
 
 async def import_rows(
-    db: Database, rows: list[Row], now: datetime, progress: Progress | None = None
+    db: Database,
+    rows: list[Row],
+    now: datetime,
+    progress: Progress | None = None,
+    segments: SegmentPolicy | None = None,
 ) -> dict[str, int]:
+    """With ``segments``, the customers whose attributes or tags the rows set get their
+    segment and lifecycle recomputed in the same transaction."""
     counts = {"created": 0, "updated": 0}
+    changed: set[int] = set()
     async with db.transaction() as session:
         for done, row in enumerate(rows, start=1):
-            created = await _upsert(session, row, now)
+            customer_id, created = await _upsert(session, row, now)
             counts["created" if created else "updated"] += 1
+            if row.attributes or row.tags is not None:
+                changed.add(customer_id)
             if progress:
                 progress(done, len(rows))
+        if segments is not None:
+            ids = sorted(changed)
+            for start in range(0, len(ids), BATCH):
+                await reprofile(session, ids[start : start + BATCH], now, segments)
     return counts
 
 
-async def _upsert(session: AsyncSession, row: Row, now: datetime) -> bool:
+async def _upsert(session: AsyncSession, row: Row, now: datetime) -> tuple[int, bool]:
+    """The row's customer (found by email or phone, else new) updated; (id, created)."""
     by_email = (
         await customer_repo.customer_with_address(session, ("email",), row.email)
         if row.email
@@ -163,7 +178,7 @@ async def _upsert(session: AsyncSession, row: Row, now: datetime) -> bool:
         except customer_input.InvalidField as exc:
             raise SwitchboardError(f"line {row.line}: {exc}") from None
     customer.updated_at = now
-    return created
+    return customer.id, created
 
 
 async def export_text(db: Database) -> tuple[str, int]:

@@ -28,6 +28,7 @@ from storage.db import Database
 from storage.models import (
     AuthorKind,
     Base,
+    ContactIdentity,
     Customer,
     CustomerMerge,
     Direction,
@@ -251,6 +252,34 @@ async def test_four_channels_merge_into_one_customer_and_back_with_no_touchpoint
     export = await desk.admin.call("GET", f"/api/v1/customers/{sms_id}/export")
     actions = [e["action"] for e in export["audit_events"]]
     assert actions[:2] == ["customer.merge", "customer.merge_undo"]
+
+
+async def test_open_consoles_hear_of_a_merge_and_its_undo(desk: Desk) -> None:
+    chat_id = await desk.webchat("I want to talk to a person")
+    email_id = await desk.email("Where is my order?")
+    [email_conv] = [c["id"] for c in (await desk.profile(email_id))["conversations"]]
+    console = await desk.client.ws_connect("/api/v1/ws")
+    await console.send_json({"type": "auth", "token": desk.agent.token})
+    assert (await console.receive_json())["type"] == "ready"
+
+    async def heard(*wanted: dict[str, Any]) -> None:
+        seen: list[dict[str, Any]] = []
+        while not all(w in seen for w in wanted):
+            seen.append(await console.receive_json(timeout=10))
+
+    merge = (await desk.merge(chat_id, email_id))["merge"]
+    await heard(
+        {"type": "conversation", "conversation_id": email_conv},
+        {"type": "customer", "customer_id": chat_id},
+        {"type": "customer", "customer_id": email_id},
+    )
+    await desk.undo(merge["id"])
+    await heard(
+        {"type": "conversation", "conversation_id": email_conv},
+        {"type": "customer", "customer_id": chat_id},
+        {"type": "customer", "customer_id": email_id},
+    )
+    await console.close()
 
 
 async def test_a_merge_cannot_be_undone_once_its_records_moved_again(desk: Desk) -> None:
@@ -634,6 +663,42 @@ async def test_customers_are_imported_from_csv_and_exported_again(cli: Cli) -> N
     written = await asyncio.to_thread(cli.ok, "customer", "export-csv", str(target))
     assert "1200 customer(s)" in written.stderr
     assert target.read_text(encoding="utf-8") == exported.stdout
+
+
+async def test_a_csv_import_recomputes_the_segments_of_the_customers_it_changes(
+    cli: Cli,
+) -> None:
+    # The shipped workspace: attr.plan == "gold" makes a customer vip.
+    source = cli.folder / "customers.csv"
+    rows = [
+        {"email": "gold@example.com", "attr.plan": "gold", "tags": ""},
+        {"email": "basic@example.com", "attr.plan": "basic", "tags": ""},
+    ]
+    source.write_text(_csv(rows), encoding="utf-8")
+
+    async def segments() -> dict[str, tuple[str | None, str | None]]:
+        async def read(session: Any) -> dict[str, tuple[str | None, str | None]]:
+            found = await session.execute(
+                select(ContactIdentity.address, Customer.segment, Customer.lifecycle).join(
+                    Customer, Customer.id == ContactIdentity.customer_id
+                )
+            )
+            return {address: (segment, stage) for address, segment, stage in found}
+
+        return await _run(cli.url, read)
+
+    await asyncio.to_thread(cli.ok, "customer", "import", str(source))
+    assert await segments() == {
+        "gold@example.com": ("vip", "new"),
+        "basic@example.com": (None, "new"),
+    }
+    rows[0]["attr.plan"], rows[1]["attr.plan"] = "basic", "gold"
+    source.write_text(_csv(rows), encoding="utf-8")
+    await asyncio.to_thread(cli.ok, "customer", "import", str(source))
+    assert await segments() == {
+        "gold@example.com": (None, "new"),
+        "basic@example.com": ("vip", "new"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
 
 from routing.clock import FrozenClock
 from routing.identify import sign
+from storage.db import Database
+from storage.models import IdentityVerification
+from storage.repos import privacy as privacy_repo
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
@@ -290,3 +294,22 @@ async def test_a_second_signed_in_user_on_the_same_browser_is_never_joined_to_th
     await chat.say("hi")
     customer = await desk.customer_of_chat(chat)
     assert [i["address"] for i in customer["identities"] if i["channel"] == "email"] == [ALICE]
+
+
+async def test_erasing_the_customer_forgets_the_addresses_their_visitor_claimed(
+    desk: Desk, database_url: str, clock: FrozenClock
+) -> None:
+    chat, _ = await desk.chat()
+    await chat.say("hello")
+    await ask_code(chat, "someone@customer.test")
+    customer = await desk.customer_of_chat(chat)
+
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            await privacy_repo.erase(session, customer["id"], actor="admin", now=clock.now())
+        async with db.transaction() as session:
+            left = await session.scalar(select(func.count()).select_from(IdentityVerification))
+    finally:
+        await db.dispose()
+    assert left == 0

@@ -496,6 +496,40 @@ async def test_erasing_stops_replies_not_yet_sent(desk: Desk) -> None:
     assert "failed" in [t["delivery_state"] for t in after["touchpoints"]]
 
 
+async def test_erasing_closes_open_conversations_and_takes_them_off_the_queue(desk: Desk) -> None:
+    console = await desk.client.ws_connect("/api/v1/ws")
+    await console.send_json({"type": "auth", "token": desk.agent.token})
+    assert (await console.receive_json())["type"] == "ready"
+    await desk.chat.connect()
+    await desk.chat.say(CHAT_TEXT)  # asks for a person: queued (the manual workspace)
+    conv = await desk.new_conversation("webchat", set())
+    assert conv["status"] == "queued"
+    assert conv["id"] in [c["id"] for c in (await desk.agent.queue())["items"]]
+
+    done = await desk.admin.call(
+        "POST", f"/api/v1/customers/{conv['customer']['id']}/erase", json={"reason": "asked"}
+    )
+
+    assert done["erased"]["conversations_closed"] == 1
+    assert conv["id"] not in [c["id"] for c in (await desk.agent.queue())["items"]]
+    after = await desk.agent.conversation(conv["id"])
+    assert after["status"] == "closed"
+    [close] = [m for m in after["messages"] if m["kind"] == "close"]
+    assert (close["author"], close["direction"]) == ("system", "internal")
+    assert close["meta"] == {"reason": "customer_erased"}
+    assert "erased" in close["text"] and CHAT_TEXT not in json.dumps(after)
+    # The consoles hear of it as of any close: the close, the conversation, the queue.
+    seen: list[dict[str, Any]] = []
+    while not (
+        seen
+        and seen[-1] == {"type": "queue"}
+        and any(e["type"] == "message" and e["message"]["kind"] == "close" for e in seen)
+    ):
+        seen.append(await console.receive_json(timeout=10))
+    assert {"type": "conversation", "conversation_id": conv["id"]} in seen
+    await console.close()
+
+
 # ---- retention -------------------------------------------------------------------------------
 
 

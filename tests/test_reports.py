@@ -36,7 +36,7 @@ from storage.models import (
 from storage.repos import agents as agent_repo
 from switchboard.app import create_app
 from tests.conftest import PASSWORD, seed
-from tests.helpers import AgentApi
+from tests.helpers import AgentApi, ChatClient, eventually
 
 WORKSPACE = """
 default_team: general
@@ -552,6 +552,42 @@ async def test_an_empty_range_has_no_figures_but_no_errors(reports: Reports) -> 
     assert f["csat"]["average"] is None
     assert f["sla"]["attainment"] is None
     assert [r["conversations"] for r in f["volume_by_day"]["rows"]] == [0]
+
+
+async def test_the_supervisor_view_gives_the_reports_first_response_for_today(
+    reports: Reports,
+) -> None:
+    known = {c["id"] for c in (await reports.agent.queue())["items"]}
+    chat = ChatClient(reports.client)
+    await chat.connect()
+    try:
+        await chat.say("I want to talk to a person")
+
+        async def queued() -> int | None:
+            fresh = {c["id"] for c in (await reports.agent.queue())["items"]} - known
+            return fresh.pop() if fresh else None
+
+        conv_id = await eventually(queued)
+        reports.clock.advance(60)
+        await reports.agent.claim(conv_id)
+        reports.clock.advance(60)
+        await reports.agent.reply(conv_id, "Hello, how can I help?")
+        await reports.agent.close(conv_id)
+        reports.clock.advance(600)
+        await chat.say("One more thing about my order")  # reopens it to the queue
+        assert (await reports.agent.conversation(conv_id))["status"] == "queued"
+        reports.clock.advance(300)
+        await reports.agent.claim(conv_id)
+        await reports.agent.reply(conv_id, "Sure, let me look")
+    finally:
+        await chat.close()
+
+    today = (await reports.get("since=2026-01-06&until=2026-01-07"))["figures"]["first_response"]
+    # Today in Bangkok: C6's 180 s, and this conversation's two stays in the queue, 120 s
+    # and 300 s (the reopened one counts from when it queued again).
+    assert pick(today, "count", "median_seconds") == (3, 180.0)
+    overview = await reports.boss.call("GET", "/api/v1/supervisor")
+    assert overview["figures"]["median_first_response_seconds"] == today["median_seconds"]
 
 
 def test_bucket_round_trip() -> None:

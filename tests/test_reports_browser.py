@@ -149,3 +149,66 @@ async def test_a_supervisor_reads_the_reports_and_an_agent_cannot(
     await expect(page.locator("#rep-error")).to_contain_text("since must be before until")
     # console.js lends reports.js a few helpers, and nothing can change them.
     assert await page.evaluate("() => Object.isFrozen(window.SwitchboardConsole)")
+
+
+async def test_the_column_charts_are_drawn_again_at_the_new_width_after_a_resize(
+    chromium: Chromium,
+    serve: Callable[[Settings], Awaitable[str]],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> None:
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(WORKSPACE, encoding="utf-8")
+    settings = make_settings(workspace_file=str(workspace))
+    base_url = await serve(settings)
+    db = Database(settings.effective_database_url)
+    try:
+        await create_agent(
+            db,
+            SystemClock(),
+            email="boss@example.com",
+            name="Boss",
+            password=PASSWORD,
+            role="supervisor",
+        )
+    finally:
+        await db.dispose()
+    page = await sign_in_as(chromium, base_url, "boss@example.com", "Boss")
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await page.locator("#tab-reports").click()
+    hours = page.locator("#rep-chart-hour svg")
+    await expect(hours.locator("rect.rep-bar")).to_have_count(24)
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/api/v1/reports" in r.url else None)
+
+    async def widths() -> tuple[int, int]:
+        """The hour chart's drawn width (its viewBox) and its container's width."""
+        return tuple(
+            await page.evaluate(
+                """() => {
+                    const box = document.getElementById('rep-chart-hour');
+                    return [box.querySelector('svg').viewBox.baseVal.width,
+                            Math.round(box.clientWidth)];
+                }"""
+            )
+        )
+
+    wide, box = await widths()
+    assert wide == box
+
+    await page.set_viewport_size({"width": 900, "height": 900})
+    await page.wait_for_function(
+        """() => {
+            const box = document.getElementById('rep-chart-hour');
+            const svg = box.querySelector('svg');
+            return svg && svg.viewBox.baseVal.width === Math.max(320, Math.round(box.clientWidth));
+        }"""
+    )
+    narrow, box = await widths()
+    assert narrow == box < wide
+    await expect(hours.locator("rect.rep-bar")).to_have_count(24)
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await page.wait_for_function(
+        f"() => document.querySelector('#rep-chart-hour svg').viewBox.baseVal.width === {wide}"
+    )
+    assert fetched == []  # drawn from the data on show, not fetched again

@@ -432,6 +432,40 @@ async def test_a_segment_set_by_hand_survives_a_recompute(shop: Shop) -> None:
     assert sources == [(cleared, "rules"), (kept_vip, "hand")]
 
 
+async def test_an_attribute_or_tag_edit_recomputes_that_customers_segment_at_once(
+    shop: Shop,
+) -> None:
+    now = shop.clock.now()
+    basic, pinned = await populate(shop.db, now, [Spec({"plan": "basic"}) for _ in range(2)])
+    async with shop.db.transaction() as session:
+        await segment_repo.record_hand_set(session, pinned, "partner", "boss@example.com", now)
+    boss = await shop.boss()
+    profile = await boss.call("GET", f"/api/v1/customers/{basic}")
+    assert (profile["segment"], profile["lifecycle"]) == (None, None)  # never recomputed
+
+    edited = await boss.call(
+        "PATCH", f"/api/v1/customers/{basic}", json={"attributes": {"plan": "gold"}}
+    )
+
+    # No recompute ran: the edit itself applied the rules to this customer.
+    assert edited["segment"] == "vip" and edited["lifecycle"] == "lapsed"
+    assert (await boss.call("GET", f"/api/v1/customers/{basic}"))["segment"] == "vip"
+    page = await boss.call("GET", "/api/v1/segments/vip/customers")
+    assert [(c["id"], c["segment_source"]) for c in page["items"]] == [(basic, "rules")]
+    # The rules let go when they stop holding; tags count too.
+    edited = await boss.call(
+        "PATCH", f"/api/v1/customers/{basic}", json={"attributes": {"plan": "basic"}}
+    )
+    assert edited["segment"] is None
+    edited = await boss.call("PATCH", f"/api/v1/customers/{basic}", json={"tags": ["beta"]})
+    assert edited["segment"] == "beta"
+    # A segment a person set stays whatever the attributes say.
+    edited = await boss.call(
+        "PATCH", f"/api/v1/customers/{pinned}", json={"attributes": {"plan": "gold"}}
+    )
+    assert edited["segment"] == "partner" and edited["lifecycle"] == "lapsed"
+
+
 # ---- the API ---------------------------------------------------------------------------------
 
 

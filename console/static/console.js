@@ -3571,6 +3571,9 @@
       case "conversation":
         onConversationEvent(String(frame.conversation_id));
         break;
+      case "customer": // merged or unmerged: the panel's profile and history changed
+        if (state.customer.id && String(frame.customer_id) === state.customer.id) loadCustomer(state.customer.id);
+        break;
       case "message":
         onMessageEvent(String(frame.conversation_id), frame.message);
         break;

@@ -16,8 +16,9 @@
   const $ = (id) => document.getElementById(id);
   const SVG_NS = "http://www.w3.org/2000/svg";
   const DAY_MS = 86400000;
+  const RESIZE_DEBOUNCE_MS = 150;
 
-  const view = { data: null, seq: 0, wired: false, query: null };
+  const view = { data: null, seq: 0, wired: false, query: null, resizeTimer: null };
 
   // ================================================================== helpers
 
@@ -202,9 +203,9 @@
 
   // ================================================================== rendering
 
-  function render(data) {
+  /** The column charts (volume by hour and by day), drawn at their containers' width. */
+  function renderColumns(data) {
     const f = data.figures || {};
-    renderTiles(f, data);
     const hours = f.volume_by_hour.rows;
     columnChart($("rep-chart-hour"), hours.map((r) => ({
       label: String(r.hour).padStart(2, "0") + ":00", tick: String(r.hour), value: r.conversations,
@@ -214,6 +215,25 @@
     columnChart($("rep-chart-day"), days.map((r) => ({
       label: r.date, tick: r.date.slice(5), value: r.conversations, title: r.date + " — " + r.conversations + " conversations",
     })), { every: Math.ceil(days.length / 12), label: "Conversations by day" });
+  }
+
+  /**
+   * After a resize: the column charts are drawn at their container's width (the bar charts
+   * only scale), so draw them again from the data on show, if that width changed.
+   */
+  function redrawColumns() {
+    if (!view.data) return;
+    const box = $("rep-chart-hour");
+    const drawn = box.querySelector("svg");
+    const width = Math.round(box.clientWidth);
+    if (!width || (drawn && drawn.viewBox.baseVal.width === Math.max(320, width))) return;
+    renderColumns(view.data);
+  }
+
+  function render(data) {
+    const f = data.figures || {};
+    renderTiles(f, data);
+    renderColumns(data);
     $("rep-chart-channel").replaceChildren(barChart(f.volume_by_channel.rows.map((r) => ({
       label: channelLabel(r.channel), text: String(r.conversations),
       parts: [{ value: r.conversations, title: channelLabel(r.channel) + ": " + r.conversations + " conversations, " + r.messages + " customer messages" }],
@@ -341,6 +361,10 @@
       load(params());
     });
     $("rep-tz").addEventListener("change", () => load(params()));
+    window.addEventListener("resize", () => {
+      clearTimeout(view.resizeTimer);
+      view.resizeTimer = setTimeout(redrawColumns, RESIZE_DEBOUNCE_MS);
+    });
     for (const button of document.querySelectorAll("#rep-form [data-days]")) {
       button.addEventListener("click", () => preset(Number(button.dataset.days)));
     }
@@ -362,6 +386,7 @@
     enter() {
       wire();
       if (!view.data) load(view.query);
+      else redrawColumns(); // the window may have changed while another view was shown
     },
     reset() {
       view.data = null;

@@ -31,6 +31,27 @@ async def open_for_identity(session: AsyncSession, identity_id: int) -> Conversa
     ).scalar_one_or_none()
 
 
+async def open_for_customer(session: AsyncSession, customer_id: int) -> list[Conversation]:
+    """The customer's open conversations (with the bot or the people), locked."""
+    rows = await session.execute(
+        select(Conversation)
+        .where(Conversation.customer_id == customer_id, Conversation.status.in_(OPEN))
+        .order_by(Conversation.id)
+        .with_for_update()
+    )
+    return list(rows.scalars())
+
+
+async def ids_of_customer(session: AsyncSession, customer_id: int) -> list[int]:
+    """Every conversation of the customer, open or closed."""
+    rows = await session.scalars(
+        select(Conversation.id)
+        .where(Conversation.customer_id == customer_id)
+        .order_by(Conversation.id)
+    )
+    return list(rows.all())
+
+
 async def latest_for_identity(session: AsyncSession, identity_id: int) -> Conversation | None:
     return (
         await session.execute(
@@ -315,13 +336,5 @@ async def closed_since(session: AsyncSession, since: datetime) -> list[Conversat
         select(Conversation).where(
             Conversation.status == ConversationStatus.CLOSED, Conversation.closed_at >= since
         )
-    )
-    return list(rows.scalars())
-
-
-async def answered_since(session: AsyncSession, since: datetime) -> list[Conversation]:
-    """Conversations whose first agent response came at or after ``since``."""
-    rows = await session.execute(
-        select(Conversation).where(Conversation.first_response_at >= since)
     )
     return list(rows.scalars())

@@ -28,6 +28,7 @@ from storage.models import (
     StoredAttachment,
     Touchpoint,
 )
+from storage.repos import verifications as verification_repo
 from storage.repos.audit import customer_target
 
 EXPORT_SCHEMA_VERSION = 1
@@ -48,6 +49,7 @@ KEPT_META = frozenset(
         "automatic",
         "auto",
         "feedback",
+        "sentiment",  # the lean of a message (bot.sentiment): the lifecycle counts it
         "consent",
         "source",
         "via",
@@ -356,6 +358,8 @@ async def erase(
     for identity in identities:
         identity.address = f"erased:{identity.id}"
         identity.display_name = None
+    # Codes a chat visitor asked for name the address they claimed.
+    await verification_repo.forget(session, [i.id for i in identities])
     conv_ids = await _conversation_ids(session, customer_id)
     await session.execute(
         update(Conversation)

@@ -56,6 +56,7 @@ class CustomerFacts:
     channels: frozenset[str] = frozenset()
     escalations: int = 0
     escalations_in: dict[int, int] = field(default_factory=dict)
+    value_tier: str | None = None  # as last written
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Profile:
     """What a recompute wants written for one customer."""
 
     customer_id: int
-    value_tier: str
+    value_tier: str | None
     lifecycle: str
     segment: str | None  # the first matching rule's, None: no rule matches
     # Write the segment only if the rules own it and it is still ``seen`` (what was read).
@@ -72,27 +73,41 @@ class Profile:
 
 
 async def customer_facts(
-    session: AsyncSession, now: datetime, windows: Collection[int]
+    session: AsyncSession,
+    now: datetime,
+    windows: Collection[int],
+    customer_ids: Collection[int] | None = None,
 ) -> list[CustomerFacts]:
-    """Every customer not erased, with their behaviour; ``windows`` are the N of "in the last
-    N days" counts wanted. Four grouped queries, whatever the number of customers."""
+    """Every customer not erased (or just those of ``customer_ids``), with their behaviour;
+    ``windows`` are the N of "in the last N days" counts wanted. Four grouped queries,
+    whatever the number of customers."""
     days = sorted(set(windows))
-    convs = await _conversation_counts(session, now, days)
-    contacts = await _touchpoint_figures(session, now, days)
+    ids = None if customer_ids is None else sorted(set(customer_ids))
+    convs = await _conversation_counts(session, now, days, ids)
+    contacts = await _touchpoint_figures(session, now, days, ids)
     channels: dict[int, set[str]] = {}
-    for cid, channel in await session.execute(
-        select(Conversation.customer_id, Conversation.channel).distinct()
-    ):
+    query = select(Conversation.customer_id, Conversation.channel).distinct()
+    if ids is not None:
+        query = query.where(Conversation.customer_id.in_(ids))
+    for cid, channel in await session.execute(query):
         channels.setdefault(cid, set()).add(channel)
-    rows = await session.execute(
+    customers = (
         select(
-            Customer.id, Customer.created_at, Customer.segment, Customer.attributes, Customer.tags
+            Customer.id,
+            Customer.created_at,
+            Customer.segment,
+            Customer.attributes,
+            Customer.tags,
+            Customer.value_tier,
         )
         .where(Customer.erased_at.is_(None), ~_merged_away())
         .order_by(Customer.id)
     )
+    if ids is not None:
+        customers = customers.where(Customer.id.in_(ids))
+    rows = await session.execute(customers)
     result = []
-    for cid, created, segment, attributes, tags in rows:
+    for cid, created, segment, attributes, tags, tier in rows:
         count, in_days, csat = convs.get(cid, (0, {}, None))
         first, last, escalations, esc_in = contacts.get(cid, (None, None, 0, {}))
         result.append(
@@ -110,6 +125,7 @@ async def customer_facts(
                 channels=frozenset(channels.get(cid, ())),
                 escalations=escalations,
                 escalations_in=esc_in,
+                value_tier=tier,
             )
         )
     return result
@@ -120,7 +136,7 @@ def _since(column: Any, now: datetime, days: int) -> Any:
 
 
 async def _conversation_counts(
-    session: AsyncSession, now: datetime, days: Sequence[int]
+    session: AsyncSession, now: datetime, days: Sequence[int], ids: Sequence[int] | None
 ) -> dict[int, tuple[int, dict[int, int], float | None]]:
     query = select(
         Conversation.customer_id,
@@ -128,6 +144,8 @@ async def _conversation_counts(
         func.avg(Conversation.csat_score),
         *(_since(Conversation.created_at, now, n) for n in days),
     ).group_by(Conversation.customer_id)
+    if ids is not None:
+        query = query.where(Conversation.customer_id.in_(ids))
     result = {}
     for row in await session.execute(query):
         cid, count, csat, *recent = row
@@ -140,7 +158,7 @@ async def _conversation_counts(
 
 
 async def _touchpoint_figures(
-    session: AsyncSession, now: datetime, days: Sequence[int]
+    session: AsyncSession, now: datetime, days: Sequence[int], ids: Sequence[int] | None
 ) -> dict[int, tuple[datetime | None, datetime | None, int, dict[int, int]]]:
     is_contact = and_(
         Touchpoint.kind == TouchpointKind.MESSAGE,
@@ -168,6 +186,8 @@ async def _touchpoint_figures(
         .where(Touchpoint.kind.in_([TouchpointKind.MESSAGE, TouchpointKind.ESCALATION]))
         .group_by(Touchpoint.customer_id)
     )
+    if ids is not None:
+        query = query.where(Touchpoint.customer_id.in_(ids))
     column_type = Touchpoint.__table__.c.created_at.type
     dialect = session.get_bind().dialect
     result = {}
