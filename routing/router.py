@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import feedback
 from bot.assistant import Assistant, BotContext, BotReply, Intent
+from bot.sentiment import sentiment
 from bot.templates import say
 from channels.base import DEFAULT_TRAITS, ChannelTraits, Control, InboundMessage
 from routing import inbound as inbound_steps
@@ -259,6 +260,10 @@ class Router:
             meta["automatic"] = msg.automatic
         if vote is not None:
             meta["feedback"] = {"touchpoint_id": vote[0].id, "helpful": vote[1]}
+        elif not msg.automatic and msg.control is None:
+            mood = sentiment(msg.text)  # shown to agents; counted by the lifecycle
+            if mood is not None:
+                meta["sentiment"] = mood
         inbound = await self._record(
             session,
             conv,

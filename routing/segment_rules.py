@@ -21,8 +21,15 @@ MAX_CONDITION_CHARS = 500
 Scalar = str | int | float | bool | None
 Literal = Scalar | tuple[Scalar, ...]
 
-_NUMBER_FIELDS = ("contacts", "days_since_contact", "csat_avg", "channel_count", "escalations")
-_WINDOWED = re.compile(r"(contacts|escalations)_([0-9]{1,4})d")
+_NUMBER_FIELDS = (
+    "contacts",
+    "days_since_contact",
+    "csat_avg",
+    "channel_count",
+    "escalations",
+    "negative_messages",
+)
+_WINDOWED = re.compile(r"(contacts|escalations|negative_messages)_([0-9]{1,4})d")
 _ATTR = re.compile(r"attr\.([A-Za-z_][A-Za-z0-9_-]{0,63})")
 _LIST_FIELDS = ("tags", "channels")
 _CHOICE_FIELDS = {"value_tier": VALUE_TIERS, "lifecycle": LIFECYCLE_STAGES}
@@ -40,7 +47,8 @@ _TOKEN = re.compile(
 )
 FIELDS_HELP = (
     "attr.<name>, tags, channels, channel_count, contacts, contacts_<N>d, escalations, "
-    "escalations_<N>d, days_since_contact, csat_avg, value_tier, lifecycle"
+    "escalations_<N>d, negative_messages, negative_messages_<N>d, days_since_contact, "
+    "csat_avg, value_tier, lifecycle"
 )
 
 
@@ -60,7 +68,7 @@ class Condition:
     op: str  # == != < <= > >= in not_in has
     value: Literal
     attr: str | None = None  # the attribute's name for field "attr"
-    window: int | None = None  # N of contacts_<N>d / escalations_<N>d
+    window: int | None = None  # N of contacts_<N>d, escalations_<N>d …
     text: str = ""
 
     def matches(self, facts: Facts) -> bool:

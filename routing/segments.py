@@ -39,6 +39,7 @@ class LifecyclePolicy:
     low_csat: float = 2.5  # an average survey score at or below this: at risk
     escalations: int = 3  # this many escalations …
     escalation_days: int = 90  # … within this many days: at risk
+    negative_messages: int = 2  # … or this many negative messages (bot.sentiment) in them
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class CustomerView:
             return f.conversations if window is None else f.conversations_in.get(window, 0)
         if field == "escalations":
             return f.escalations if window is None else f.escalations_in.get(window, 0)
+        if field == "negative_messages":
+            return f.negative if window is None else f.negative_in.get(window, 0)
         if field == "days_since_contact":
             return days_since_contact(f, self.now)
         if field == "channel_count":
@@ -111,7 +114,8 @@ def lifecycle_stage(facts: CustomerFacts, now: datetime, policy: LifecyclePolicy
         return "lapsed"
     low_csat = facts.csat_avg is not None and facts.csat_avg <= policy.low_csat
     escalated = facts.escalations_in.get(policy.escalation_days, 0) >= policy.escalations
-    if idle >= policy.at_risk_days or low_csat or escalated:
+    unhappy = facts.negative_in.get(policy.escalation_days, 0) >= policy.negative_messages
+    if idle >= policy.at_risk_days or low_csat or escalated or unhappy:
         return "at_risk"
     first = facts.first_contact_at or facts.created_at
     if now - first <= timedelta(days=policy.new_days):

@@ -58,6 +58,7 @@ _LIFECYCLE_KEYS = (
     "low_csat",
     "escalations",
     "escalation_days",
+    "negative_messages",
 )
 _DISPOSITION = re.compile(r"[a-z0-9_]{1,64}")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
@@ -404,6 +405,12 @@ def _read_lifecycle(value: Any, d: LifecyclePolicy) -> LifecyclePolicy:
     return LifecyclePolicy(
         low_csat=float(low_csat),
         escalations=_whole(m.get("escalations", d.escalations), f"{where}.escalations", 1, 1000),
+        negative_messages=_whole(
+            m.get("negative_messages", d.negative_messages),
+            f"{where}.negative_messages",
+            1,
+            1000,
+        ),
         **days,
     )
 

@@ -68,6 +68,7 @@ segments:
     low_csat: 2.5
     escalations: 3
     escalation_days: 90
+    negative_messages: 2
   rules:
     - name: vip
       any:
@@ -386,6 +387,32 @@ async def test_low_satisfaction_and_repeated_escalations_put_a_customer_at_risk(
 
     rows = await shop.customers(ids)
     assert [rows[i].lifecycle for i in ids] == ["active", "at_risk", "at_risk", "active"]
+
+
+async def test_negative_messages_are_marked_for_agents_and_put_a_customer_at_risk(
+    shop: Shop,
+) -> None:
+    calm, angry = ChatClient(shop.client), ChatClient(shop.client)
+    shop.chats += [calm, angry]
+    for chat, lines in (
+        (calm, ["Where is my order?", "Thanks, that solved it!"]),
+        (angry, ["This is the worst service ever", "服务太差了，我要投诉"]),
+    ):
+        await chat.connect()
+        for line in lines:
+            await chat.say(line)
+    ids = []
+    for chat in (calm, angry):
+        welcome = await ChatClient(shop.client).connect(visitor_id=chat.visitor_id)
+        conv = await (await shop.boss()).conversation(welcome["conversation"]["id"])
+        ids.append(conv["customer"]["id"])
+        moods = [m["meta"].get("sentiment") for m in conv["messages"] if m["kind"] == "message"]
+        assert moods == ([None, "positive"] if chat is calm else ["negative", "negative"])
+
+    await shop.recompute()
+
+    rows = await shop.customers(ids)
+    assert [rows[i].lifecycle for i in ids] == ["new", "at_risk"]
 
 
 # ---- a segment set by a person ---------------------------------------------------------------

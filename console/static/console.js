@@ -1182,10 +1182,13 @@
       return entry;
     }
     const label = (opts.compact ? { bot_answer: "Bot", note: "Note · staff only" } : { bot_answer: "Bot answer", note: "Internal note · staff only" })[kind];
+    // How the customer's message reads (bot/sentiment.py): a hint to look, not a verdict.
+    const mood = { negative: "Sounds unhappy", positive: "Sounds happy" }[meta.sentiment];
     entry.append(
       h("div", { class: "entry-head" }, [
         h("span", { class: "entry-author", dir: "auto" }, authorLabel(message)),
         label ? h("span", { class: "entry-kind" }, label) : null,
+        mood ? h("span", { class: "entry-mood", "data-mood": meta.sentiment, title: "Read from the words of the message" }, mood) : null,
         channel,
         time,
       ]),

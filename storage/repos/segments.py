@@ -56,6 +56,9 @@ class CustomerFacts:
     channels: frozenset[str] = frozenset()
     escalations: int = 0
     escalations_in: dict[int, int] = field(default_factory=dict)
+    # The customer's messages that read as negative (bot.sentiment, meta.sentiment).
+    negative: int = 0
+    negative_in: dict[int, int] = field(default_factory=dict)
     value_tier: str | None = None  # as last written
 
 
@@ -109,7 +112,9 @@ async def customer_facts(
     result = []
     for cid, created, segment, attributes, tags, tier in rows:
         count, in_days, csat = convs.get(cid, (0, {}, None))
-        first, last, escalations, esc_in = contacts.get(cid, (None, None, 0, {}))
+        first, last, escalations, esc_in, negative, neg_in = contacts.get(
+            cid, (None, None, 0, {}, 0, {})
+        )
         result.append(
             CustomerFacts(
                 customer_id=cid,
@@ -125,6 +130,8 @@ async def customer_facts(
                 channels=frozenset(channels.get(cid, ())),
                 escalations=escalations,
                 escalations_in=esc_in,
+                negative=negative,
+                negative_in=neg_in,
                 value_tier=tier,
             )
         )
@@ -159,29 +166,29 @@ async def _conversation_counts(
 
 async def _touchpoint_figures(
     session: AsyncSession, now: datetime, days: Sequence[int], ids: Sequence[int] | None
-) -> dict[int, tuple[datetime | None, datetime | None, int, dict[int, int]]]:
+) -> dict[int, tuple[datetime | None, datetime | None, int, dict[int, int], int, dict[int, int]]]:
     is_contact = and_(
         Touchpoint.kind == TouchpointKind.MESSAGE,
         Touchpoint.direction == Direction.INBOUND,
         Touchpoint.author_kind == AuthorKind.CUSTOMER,
     )
     is_escalation = Touchpoint.kind == TouchpointKind.ESCALATION
+    is_negative = and_(is_contact, Touchpoint.meta["sentiment"].as_string() == "negative")
     contact_at = case((is_contact, Touchpoint.created_at), else_=None)
+
+    def recent(condition: Any, n: int) -> Any:
+        within = and_(condition, Touchpoint.created_at >= now - timedelta(days=n))
+        return func.sum(case((within, 1), else_=0))
+
     query = (
         select(
             Touchpoint.customer_id,
             func.min(contact_at).label("first"),
             func.max(contact_at).label("last"),
             func.sum(case((is_escalation, 1), else_=0), type_=Integer),
-            *(
-                func.sum(
-                    case(
-                        (and_(is_escalation, Touchpoint.created_at >= now - timedelta(days=n)), 1),
-                        else_=0,
-                    )
-                )
-                for n in days
-            ),
+            func.sum(case((is_negative, 1), else_=0), type_=Integer),
+            *(recent(is_escalation, n) for n in days),
+            *(recent(is_negative, n) for n in days),
         )
         .where(Touchpoint.kind.in_([TouchpointKind.MESSAGE, TouchpointKind.ESCALATION]))
         .group_by(Touchpoint.customer_id)
@@ -192,12 +199,15 @@ async def _touchpoint_figures(
     dialect = session.get_bind().dialect
     result = {}
     for row in await session.execute(query):
-        cid, first, last, escalations, *recent = row
+        cid, first, last, escalations, negative, *counts = row
+        escalated, unhappy = counts[: len(days)], counts[len(days) :]
         result[cid] = (
             _as_time(first, column_type, dialect),
             _as_time(last, column_type, dialect),
             int(escalations or 0),
-            {n: int(c or 0) for n, c in zip(days, recent, strict=True)},
+            {n: int(c or 0) for n, c in zip(days, escalated, strict=True)},
+            int(negative or 0),
+            {n: int(c or 0) for n, c in zip(days, unhappy, strict=True)},
         )
     return result
 
