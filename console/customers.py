@@ -36,6 +36,7 @@ log = logging.getLogger("switchboard.customers")
 EMAIL_CHANNELS = ("email",)
 REASON_MAX = 500
 HISTORY_MAX = 1000
+PROFILE_CONVERSATIONS = 100  # the latest ones listed on a profile (conversations_more: the rest)
 SCORES = {"email": 0.9, "phone": 0.9, "name": 0.4}
 # A change to these recomputes the customer's segment and lifecycle (a cleared segment goes
 # back to the rules).
@@ -91,7 +92,9 @@ class CustomersApi:
     async def _profile(self, session: AsyncSession, customer_id: int) -> dict[str, Any]:
         customer = await customer_repo.get_customer(session, customer_id)
         identities = await customer_repo.identities_of(session, customer_id)
-        convs = await conv_repo.list_for(session, customer_id=customer_id)
+        convs = await conv_repo.list_for(
+            session, customer_id=customer_id, limit=PROFILE_CONVERSATIONS
+        )
         figures = await profile_repo.lifetime(session, customer_id)
         notes = await profile_repo.notes_of(session, customer_id)
         merges = await merge_repo.merges_of(session, customer_id)
@@ -137,6 +140,8 @@ class CustomersApi:
                 }
                 for c in convs
             ],
+            # The list holds the latest PROFILE_CONVERSATIONS; the history pages through all.
+            "conversations_more": max(0, figures["conversations"] - len(convs)),
             "notes": [_note(n) for n in notes],
             "merges": [merge_repo.merge_view(m) for m in merges],
         }

@@ -86,7 +86,9 @@ class Privacy:
                 raise Conflict("already_erased", str(exc)) from None
             # Nobody is left to answer: open conversations close and leave the queue.
             for conv in await conv_repo.open_for_customer(session, customer_id):
-                tp = await close_unattended(session, conv, ERASED_CLOSE, "customer_erased", now)
+                tp = await close_unattended(
+                    session, conv, ERASED_CLOSE, privacy_repo.ERASED_CLOSE_REASON, now
+                )
                 if tp is not None:
                     closed.append(tp)
             counts["conversations_closed"] = len(closed)

@@ -311,6 +311,8 @@ class Touchpoint(Base):
         Index("ix_touchpoints_conversation", "conversation_id", "id"),
         Index("ix_touchpoints_customer", "customer_id", "id"),
         Index("ix_touchpoints_retention", "channel", "created_at"),
+        # Reports read one kind over a date range (escalations, closes, surveys …).
+        Index("ix_touchpoints_kind_time", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -29,6 +29,8 @@ from storage.models import (
     AuthorKind,
     Base,
     ContactIdentity,
+    Conversation,
+    ConversationStatus,
     Customer,
     CustomerMerge,
     Direction,
@@ -730,3 +732,33 @@ async def test_csv_needs_known_columns(cli: Cli) -> None:
     source.write_text("name,colour\nAna,blue\n", encoding="utf-8")
     error = await asyncio.to_thread(cli.fails, "customer", "import", str(source))
     assert "colour" in error
+
+
+async def test_a_profile_lists_the_latest_conversations_and_says_how_many_more_there_are(
+    desk: Desk,
+) -> None:
+    customer = await desk.email("Hello")
+    start = SystemClock().now() - timedelta(days=300)
+
+    async def bulk(session: Any) -> None:
+        identity = (await customer_repo.identities_of(session, customer))[0]
+        session.add_all(
+            Conversation(
+                customer_id=customer,
+                identity_id=identity.id,
+                channel="email",
+                status=ConversationStatus.CLOSED,
+                reference=f"OLD{n:05d}",
+                created_at=start + timedelta(days=n),
+                updated_at=start + timedelta(days=n),
+                closed_at=start + timedelta(days=n, hours=1),
+            )
+            for n in range(120)
+        )
+
+    await _run(desk.url, bulk)
+
+    profile = await desk.agent.call("GET", f"/api/v1/customers/{customer}")
+    assert profile["lifetime"]["conversations"] == 121
+    assert len(profile["conversations"]) == 100 and profile["conversations_more"] == 21
+    assert profile["conversations"][0]["status"] != "closed"  # the newest first: the open one

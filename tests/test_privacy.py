@@ -518,6 +518,9 @@ async def test_erasing_closes_open_conversations_and_takes_them_off_the_queue(de
     assert (close["author"], close["direction"]) == ("system", "internal")
     assert close["meta"] == {"reason": "customer_erased"}
     assert "erased" in close["text"] and CHAT_TEXT not in json.dumps(after)
+    # Nothing was resolved: the reports' resolution times leave that close out.
+    report = await desk.admin.call("GET", "/api/v1/reports")
+    assert report["figures"]["resolution"]["count"] == 0
     # The consoles hear of it as of any close: the close, the conversation, the queue.
     seen: list[dict[str, Any]] = []
     while not (

@@ -1818,7 +1818,7 @@
       ["Locale", profile.locale],
       ["Segment", profile.segment ? (String(profile.segment).toLowerCase() === "vip" ? "VIP" : humanize(profile.segment)) : null],
       ["Customer since", profile.created_at ? formatClock(profile.created_at) : null],
-      ["Conversations", profile.conversations ? String(profile.conversations.length) : null],
+      ["Conversations", profile.lifetime ? String(profile.lifetime.conversations) : profile.conversations ? String(profile.conversations.length) : null],
       ["Languages", (profile.languages || []).join(", ") || null],
       ["Last contact", profile.lifetime && profile.lifetime.last_contact_at ? formatClock(profile.lifetime.last_contact_at) : null],
       ["CSAT", profile.lifetime && profile.lifetime.csat_count ? profile.lifetime.csat_average + " (" + profile.lifetime.csat_count + ")" : null],

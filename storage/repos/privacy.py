@@ -32,6 +32,8 @@ from storage.repos import verifications as verification_repo
 from storage.repos.audit import customer_target
 
 EXPORT_SCHEMA_VERSION = 1
+# meta.reason of the close that ends an erased customer's open conversations (no resolution).
+ERASED_CLOSE_REASON = "customer_erased"
 NOT_SENT = "not sent: the customer's data was erased"
 
 # What a touchpoint's meta keeps once its body is removed: routing facts, never what the

@@ -25,6 +25,7 @@ from storage.models import (
     Touchpoint,
     TouchpointKind,
 )
+from storage.repos.privacy import ERASED_CLOSE_REASON
 
 BUCKET_SECONDS = 900
 # What a person does in a conversation: once one of these happened, the bot did not contain it.
@@ -219,7 +220,9 @@ async def episodes(session: AsyncSession, since: datetime, until: datetime) -> l
 
 
 async def resolutions(session: AsyncSession, since: datetime, until: datetime) -> list[Resolution]:
-    """Conversations closed in the range, each once: at its last close in the range."""
+    """Conversations closed in the range, each once: at its last close in the range. A close
+    because the customer's data was erased resolved nothing and is left out."""
+    reason = Touchpoint.meta["reason"].as_string()
     rows = await session.execute(
         select(
             Touchpoint.conversation_id,
@@ -234,6 +237,7 @@ async def resolutions(session: AsyncSession, since: datetime, until: datetime) -
             Touchpoint.kind == TouchpointKind.CLOSE,
             Touchpoint.created_at >= since,
             Touchpoint.created_at < until,
+            or_(reason.is_(None), reason != ERASED_CLOSE_REASON),
         )
         .order_by(Touchpoint.created_at, Touchpoint.id)
     )
