@@ -19,7 +19,8 @@ from routing.errors import Conflict
 from routing.hub import CONSOLE
 from routing.inbound import PHONE_CHANNELS
 from routing.segments import reprofile
-from storage.models import Agent, Customer, CustomerNote, TouchpointKind
+from storage.db import RecordNotFound
+from storage.models import Agent, AuthorKind, Customer, CustomerNote, Direction, TouchpointKind
 from storage.repos import agents as agent_repo
 from storage.repos import audit
 from storage.repos import conversations as conv_repo
@@ -64,6 +65,7 @@ class CustomersApi:
         r = app.router
         r.add_get("/api/v1/customers/{id}", self.profile)
         r.add_patch("/api/v1/customers/{id}", self.update)
+        r.add_patch("/api/v1/customers/{id}/identities/{identity_id}", self.consent)
         r.add_post("/api/v1/customers/{id}/notes", self.add_note)
         r.add_get("/api/v1/customers/{id}/duplicates", self.duplicates)
         r.add_post("/api/v1/customers/{id}/merge", self.merge)
@@ -171,6 +173,48 @@ class CustomersApi:
             # Field names and attribute keys only: the audit log outlives an erasure.
             await self._audit(session, agent, "update", customer_id, {"changed": changed})
             result = await self._profile(session, customer_id)
+        return web.json_response(result)
+
+    async def consent(self, request: web.Request) -> web.Response:
+        """Staff record a customer's wish about one address: opted out (nothing is sent there,
+        as after STOP) or back in. In the history and the audit log."""
+        agent = await self.console.agent(request)
+        customer_id = int_param(request, "id")
+        identity_id = int_param(request, "identity_id")
+        body = await read_json(request, {"opted_out": bool, "reason": str}, {"opted_out"})
+        reason = (body.get("reason") or "").strip()[:REASON_MAX] or None
+        async with self.db.transaction() as session:
+            await self._live(session, customer_id)
+            identity = await customer_repo.get_identity(session, identity_id)
+            if identity.customer_id != customer_id:
+                raise RecordNotFound("identity", identity_id)
+            now = self.clock.now()
+            wanted = bool(body["opted_out"])
+            if wanted != (identity.opted_out_at is not None):
+                identity.opted_out_at = now if wanted else None
+                what = "Opted out of" if wanted else "Opted back in to"
+                await tp_repo.add(
+                    session,
+                    customer_id=customer_id,
+                    conversation_id=None,
+                    channel=identity.channel,
+                    kind=TouchpointKind.SYSTEM,
+                    direction=Direction.INTERNAL,
+                    author_kind=AuthorKind.AGENT,
+                    agent_id=agent.id,
+                    now=now,
+                    text=f"{what} {identity.channel} ({identity.address}), recorded by "
+                    f"{agent.name}" + (f": {reason}" if reason else ""),
+                    meta={"consent": {"identity_id": identity.id, "opted_out": wanted}},
+                )
+                data = {"identity_id": identity.id, "channel": identity.channel}
+                await self._audit(
+                    session, agent, "consent", customer_id, {**data, "opted_out": wanted}
+                )
+            result = await self._profile(session, customer_id)
+            open_conv = await conv_repo.open_for_identity(session, identity.id)
+        # The open conversation on that address shows whether a reply can go out.
+        await self._announce([open_conv.id] if open_conv else [], (customer_id,))
         return web.json_response(result)
 
     async def _live(self, session: AsyncSession, customer_id: int) -> Customer:

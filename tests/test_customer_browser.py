@@ -132,3 +132,11 @@ async def test_the_customer_panel_shows_the_profile_takes_notes_and_merges_a_dup
     profile = await api.call("GET", f"/api/v1/customers/{customer_id}")
     assert [m["source_id"] for m in profile["merges"]] == [twin_id]
     await browser.screenshot(agent, "console-customer-panel")
+
+    # The customer asked on the phone not to be emailed: one click records it.
+    email = panel.locator("#customer-identities .identity", has_text="Email")
+    await email.locator(".identity-consent").click()
+    await expect(email.locator(".badge-opted-out")).to_have_text("opted out")
+    await expect(email.locator(".identity-consent")).to_have_text("Opt back in")
+    profile = await api.call("GET", f"/api/v1/customers/{customer_id}")
+    assert [i["opted_out"] for i in profile["identities"] if i["channel"] == "email"] == [True]

@@ -762,3 +762,36 @@ async def test_a_profile_lists_the_latest_conversations_and_says_how_many_more_t
     assert profile["lifetime"]["conversations"] == 121
     assert len(profile["conversations"]) == 100 and profile["conversations_more"] == 21
     assert profile["conversations"][0]["status"] != "closed"  # the newest first: the open one
+
+
+async def test_staff_record_an_opt_out_per_address_and_nothing_is_sent_there_until_back_in(
+    desk: Desk,
+) -> None:
+    customer = await desk.webchat("agent")  # asks for a person: queued
+    other = await desk.webchat("hello")
+    [conv] = [c for c in (await desk.agent.queue())["items"] if c["customer"]["id"] == customer]
+    await desk.agent.claim(conv["id"])
+    [identity] = (await desk.profile(customer))["identities"]
+    path = f"/api/v1/customers/{customer}/identities/{identity['id']}"
+
+    profile = await desk.agent.call(
+        "PATCH", path, json={"opted_out": True, "reason": "asked on the phone"}
+    )
+
+    assert profile["identities"][0]["opted_out"] is True
+    refused = await desk.agent.reply(conv["id"], "Hello?", expect=409)
+    assert refused["error"]["code"] == "customer_opted_out"
+    history = (await desk.agent.history(customer, kind="system"))["items"]
+    assert any(
+        "Opted out of webchat" in m["text"] and "asked on the phone" in m["text"] for m in history
+    )
+    back = await desk.agent.call("PATCH", path, json={"opted_out": False})
+    assert back["identities"][0]["opted_out"] is False
+    await desk.agent.reply(conv["id"], "Hello again")  # 201: sent
+
+    # Another customer's address, or a body that is not a choice, is refused clearly.
+    wrong = f"/api/v1/customers/{other}/identities/{identity['id']}"
+    missing = await desk.agent.call("PATCH", wrong, json={"opted_out": True}, expect=404)
+    assert missing["error"]["code"] == "identity_not_found"
+    bad = await desk.agent.call("PATCH", path, json={"opted_out": "yes"}, expect=400)
+    assert "opted_out" in bad["error"]["message"]

@@ -1759,6 +1759,29 @@
     if (id === state.customer.id) await loadCustomer(id);
   }
 
+  /** Record the customer's wish about one address (asked by phone, by letter …). */
+  function consentButton(customerId, identity) {
+    if (String(identity.address || "").startsWith("erased:")) return null;
+    const out = !identity.opted_out;
+    const button = h("button", { type: "button", class: "link-button identity-consent", "data-identity": identity.id,
+      title: out ? "The customer asked not to be contacted here: nothing will be sent" : "The customer agreed to be contacted here again" },
+      out ? "Opt out" : "Opt back in");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const profile = await api("PATCH", "/customers/" + enc(customerId) + "/identities/" + enc(identity.id), { opted_out: out });
+        if (String(state.customer.id) === String(customerId)) {
+          state.customer.profile = profile;
+          renderProfile(profile);
+        }
+      } catch (err) {
+        report(err, "Could not record the customer's choice.");
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
   async function addCustomerNote(event) {
     event.preventDefault();
     const id = state.customer.id;
@@ -1831,6 +1854,7 @@
         h("span", { class: "identity-channel" }, channelLabel(identity.channel)),
         h("span", { class: "identity-address", dir: "auto", title: String(identity.address || "") }, String(identity.address || "")),
         identity.opted_out ? h("span", { class: "badge badge-opted-out", title: "Opted out: nothing is sent here" }, "opted out") : null,
+        consentButton(profile.id, identity),
       ])) : [h("li", { class: "list-empty" }, "None")]));
 
     const convs = (profile.conversations || []).slice().sort((a, b) => Number(b.id) - Number(a.id));
