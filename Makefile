@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/assignment.py
 	$(BIN)/python bench/bot_accuracy.py
 	$(BIN)/python bench/language.py
+	$(BIN)/python bench/analytics.py --db sqlite
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
