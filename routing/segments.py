@@ -247,16 +247,35 @@ class Segmenter:
         return summary
 
     async def run(self) -> None:
-        if self.policy.interval <= timedelta(0):
+        """Recompute whenever the last full recompute is ``interval`` old. Every process runs
+        this, but one that starts (or wakes) just after another recomputed waits its turn: a
+        deploy of N processes does not recompute N times at once."""
+        interval = self.policy.interval.total_seconds()
+        if interval <= 0:
             return
         while True:
+            wait = interval
             try:
-                await self.recompute()
+                due_in = await self.due_in()
+                if due_in <= 0:
+                    await self.recompute()
+                else:
+                    wait = due_in
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be briefly away; try again next time
                 log.exception("segments_cycle_failed")
-            await asyncio.sleep(self.policy.interval.total_seconds())
+            await asyncio.sleep(max(wait, 1.0))
+
+    async def due_in(self) -> float:
+        """Seconds until the next full recompute is due (0 or less: now)."""
+        async with self.db.transaction() as session:
+            last, anyone = await segment_repo.last_full_recompute(session)
+        if not anyone:
+            return self.policy.interval.total_seconds()
+        if last is None:
+            return 0.0
+        return (last + self.policy.interval - self.clock.now()).total_seconds()
 
 
 def _counts(names: Sequence[str], values: Any) -> dict[str, int]:

@@ -9,6 +9,7 @@ minutes to make 200 customers' histories); time is a FrozenClock moved by the te
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from sqlalchemy import select, update
 from console.auth import create_agent
 from routing.clock import FrozenClock
 from routing.router import Router
-from routing.segments import profiles
+from routing.segments import Segmenter, profiles
 from storage.db import Database
 from storage.models import (
     AuthorKind,
@@ -724,3 +725,26 @@ async def test_the_scheduled_run_profiles_customers_when_the_server_starts(
     async with router.db.transaction() as session:
         gone = await session.get(Customer, erased)
         assert gone is not None and gone.profiled_at is None  # erased customers are left out
+
+
+async def test_the_scheduled_recompute_is_due_an_interval_after_the_last_one_on_any_process(
+    shop: Shop,
+) -> None:
+    policy = dataclasses.replace(shop.router.desk.policy.segments, interval=timedelta(hours=1))
+    segmenter = Segmenter(shop.db, shop.clock, policy)
+    assert await segmenter.due_in() == 3600  # nobody to profile yet
+    now = shop.clock.now()
+    first, _ = await populate(shop.db, now, [Spec({}), Spec({"plan": "gold"})])
+    assert await segmenter.due_in() <= 0  # customers never profiled: now
+
+    await shop.recompute()  # another process (here: on demand) just did it
+    shop.clock.advance(1200)
+    boss = await shop.boss()
+    await boss.call("PATCH", f"/api/v1/customers/{first}", json={"tags": ["beta"]})
+
+    # One customer re-profiled later does not move the schedule; the full recompute does.
+    assert await segmenter.due_in() == 2400
+    shop.clock.advance(2400)
+    assert await segmenter.due_in() <= 0
+    await segmenter.recompute()
+    assert await segmenter.due_in() == 3600

@@ -353,6 +353,18 @@ async def customers_in(
     return list((await session.scalars(query.order_by(Customer.id).limit(limit))).all())
 
 
+async def last_full_recompute(session: AsyncSession) -> tuple[datetime | None, bool]:
+    """When every live customer was last profiled together (the oldest profile: a recompute
+    stamps everyone, a one-customer reprofile only moves that one later), and whether there
+    is any live customer at all."""
+    live = (Customer.erased_at.is_(None), ~_merged_away())
+    oldest, count = (
+        await session.execute(select(func.min(Customer.profiled_at), func.count()).where(*live))
+    ).one()
+    column_type = Customer.__table__.c.profiled_at.type
+    return _as_time(oldest, column_type, session.get_bind().dialect), bool(count)
+
+
 def _merged_away() -> ColumnElement[bool]:
     """The customer was merged into another (and not undone): an empty shell, not profiled."""
     return (
