@@ -174,6 +174,8 @@ async def test_agent_workspace_from_escalation_to_close_with_a_supervisor_watchi
     assert {a["email"]: a["presence"] for a in agents}["agent1@example.com"] == "away"
     await agent.locator("#presence").select_option("online")
     await expect(agent.locator("#presence-wrap")).to_have_attribute("data-presence", "online")
+    # The console shows the choice at once; the notice says the server has taken it.
+    await expect(agent.locator("#notice")).to_contain_text("You are online")
     me = await Api(http, base_url).login("agent1@example.com")
     assert (await me.call("GET", "/api/v1/me"))["presence"] == "online"
 

@@ -18,7 +18,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from routing.desk import channel_kind
 from storage.db import Database
 from tests import databases
 from tests.conftest import PASSWORD
+from tests.fakes.server import free_port
 from tests.helpers import WAIT, ChatClient
 
 # Seven Python processes start before the first test (two servers and the CLI), which on a
@@ -91,12 +91,6 @@ def _unavailable(message: str) -> None:
     if _in_ci():
         pytest.fail(message)
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _admin_sql(sql: str) -> None:
@@ -285,7 +279,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             for agent, _ in AUTO_AGENTS
         ]
         for server_name in ("A", "B"):
-            port = _free_port()
+            port = free_port()
             log = tmp / f"server_{server_name}.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(

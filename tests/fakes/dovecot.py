@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from tests.fakes.server import free_port
+
 MAIL_UID = 5000
 MAIL_GID = 5000
 HOST = "127.0.0.1"
@@ -79,12 +81,6 @@ def _lda_binary() -> str | None:
     return shutil.which("dovecot-lda", path=f"{os.environ.get('PATH', '')}:{_SBIN}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 class DovecotServer:
     """One Dovecot instance rooted at ``root`` (which must be traversable by other users)."""
 
@@ -120,8 +116,8 @@ class DovecotServer:
             raise DovecotUnavailable(reason)
         self._prepare_root()
         for _attempt in range(3):  # a free port can be taken between probing and binding
-            self.port = _free_port()
-            self.ssl_port = _free_port() if self.tls else 0
+            self.port = free_port()
+            self.ssl_port = free_port() if self.tls else 0
             self.conf.write_text(self._config())
             with (self.root / "stderr.log").open("ab") as stderr:  # config errors land here
                 self._proc = subprocess.Popen(

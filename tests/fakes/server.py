@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections import deque
 from dataclasses import replace
@@ -14,10 +15,25 @@ HOST = "127.0.0.1"
 F = TypeVar("F", bound=Any)
 
 
+# Ports are chosen below Linux's ephemeral range (32768-60999 by default): a port the kernel
+# hands out for binding to 0 can be taken by any outgoing connection (a database client, say)
+# between choosing it and the server binding it, which made a test fail now and then with
+# "address already in use". System randomness, so parallel workers do not pick in step.
+_PORTS = range(20000, 32768)
+_RANDOM = random.SystemRandom()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A port on ``HOST`` that nothing listens on now and no client connection will take."""
+    for _ in range(200):
+        port = _RANDOM.choice(_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port on {HOST} in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 class LocalServer:
