@@ -130,6 +130,7 @@ class WebChatEndpoint:
         # to the frame limit is read and answered with an error frame, keeping the socket open.
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=self._max_frame)
         await ws.prepare(request)
+        self._hub.track(ws)
         state = _Socket(ws)
         try:
             async for msg in ws:

@@ -28,6 +28,7 @@ class ConsoleSocket:
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=65536)
         await ws.prepare(request)
+        self._hub.track(ws)
         agent = await self._authenticate(ws)
         if agent is None:
             await ws.close(code=4401, message=b"unauthorized")

@@ -12,11 +12,17 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
+from weakref import WeakSet
 
 log = logging.getLogger("switchboard.hub")
 CONSOLE = "console"
 QUEUE_SIZE = 1000
+GOING_AWAY = 1001  # WebSocket close code: the server is going down; reconnect
+
+
+class LiveSocket(Protocol):
+    async def close(self, *, code: int, message: bytes) -> bool: ...
 
 
 def customer_topic(channel: str, address: str) -> str:
@@ -53,6 +59,23 @@ class Hub:
 
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._sockets: WeakSet[LiveSocket] = WeakSet()
+
+    def track(self, socket: LiveSocket) -> None:
+        """A chat or console socket to close when the server shuts down."""
+        self._sockets.add(socket)
+
+    async def close_sockets(self) -> None:
+        """Close every open socket with "going away" (browsers reconnect, to another process
+        if there is one), so their handlers end as after a hang-up, not cut off mid-write."""
+        sockets = list(self._sockets)
+        results = await asyncio.gather(
+            *(ws.close(code=GOING_AWAY, message=b"server shutting down") for ws in sockets),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result
 
     async def start(self) -> None:
         return None

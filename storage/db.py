@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -47,7 +50,7 @@ class Database:
             database = parsed.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["async_creator"] = partial(_sqlite_connect, database or ":memory:")
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -55,6 +58,12 @@ class Database:
             _sqlite_pragmas(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        # Transactions running now, and whether new ones may start (see between_transactions).
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._open = asyncio.Event()
+        self._open.set()
 
     @property
     def is_postgres(self) -> bool:
@@ -63,12 +72,40 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error."""
-        if self._lock is None:
-            async with self._sessions() as session, session.begin():
-                yield session
-            return
-        async with self._lock, self._sessions() as session, session.begin():
-            yield session
+        await self._open.wait()  # closed while the process stops its workers
+        self._running += 1
+        self._idle.clear()
+        try:
+            if self._lock is None:
+                async with self._sessions() as session, session.begin():
+                    yield session
+            else:
+                async with self._lock, self._sessions() as session, session.begin():
+                    yield session
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    @asynccontextmanager
+    async def between_transactions(self, seconds: float) -> AsyncIterator[bool]:
+        """For the block, no transaction runs in this process and none starts, so tasks
+        cancelled in it stop between transactions, never inside one: what a worker was
+        writing is committed, not cut off, and on SQLite a cancellation that lands inside an
+        aiosqlite call (which can leave the connection's shielded close waiting forever, and
+        the process's shutdown with it) cannot happen. Waits at most ``seconds`` for running
+        transactions to end and yields whether they did."""
+        self._open.clear()
+        try:
+            try:
+                async with asyncio.timeout(seconds):
+                    await self._idle.wait()
+                quiet = True
+            except TimeoutError:
+                quiet = False
+            yield quiet
+        finally:
+            self._open.set()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -76,6 +113,56 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _SqliteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, with two changes for cancellation.
+
+    A call handed to the SQLite thread is waited for even when the awaiting task is
+    cancelled, and the cancellation raised once it is done: the thread runs it to the end
+    anyway, and letting the await end early had SQLAlchemy close the connection while its
+    thread was still busy, which could leave a write transaction open on a connection
+    nobody used again (every later writer then waited out the busy timeout) or a close
+    waiting forever. And a second ``stop()`` does nothing: the thread ends at the first, so
+    the future of a second one was never resolved.
+    """
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        future = asyncio.get_running_loop().create_future()
+        self._tx.put_nowait((future, partial(fn, *args, **kwargs)))
+        cancelled = False
+        while True:
+            try:
+                result = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if future.done():
+                    raise
+                cancelled = True  # finish the call first
+                continue
+            except BaseException:
+                if cancelled:
+                    raise asyncio.CancelledError from None
+                raise
+            if cancelled:
+                raise asyncio.CancelledError
+            return result
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._running:
+            return None
+        return super().stop()
+
+
+async def _sqlite_connect(database: str) -> _SqliteConnection:
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, timeout=30, check_same_thread=False)
+
+    connection = _SqliteConnection(connector, iter_chunk_size=64)
+    connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does
+    await connection
+    return connection
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import io
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -166,8 +168,17 @@ def create_app(
             presence_timeout=timedelta(seconds=settings.auth.presence_timeout_seconds),
         ).add_routes(app)
 
+    workers = _Workers(db)
+
+    async def shutdown(app: web.Application) -> None:
+        # Before aiohttp cuts off open requests: sockets hang up and workers finish what they
+        # are writing, so nothing is cancelled inside a transaction.
+        await hub.close_sockets()
+        await workers.stop()
+
+    app.on_shutdown.append(shutdown)
+
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        tasks: list[asyncio.Task[None]] = []
         try:
             await _check_schema(db)
             await hub.start()
@@ -175,20 +186,16 @@ def create_app(
             if rasa is not None:
                 await rasa.start()
             if run_workers:
-                tasks = [
-                    asyncio.create_task(outbox.run(), name="outbox"),
-                    asyncio.create_task(router.desk.run(), name="desk"),
-                    asyncio.create_task(
-                        kb.run_refresher(settings.kb.refresh_seconds), name="kb-refresh"
-                    ),
-                ]
+                workers.start(outbox.run(), "outbox")
+                workers.start(router.desk.run(), "desk")
+                workers.start(kb.run_refresher(settings.kb.refresh_seconds), "kb-refresh")
                 segmenter = Segmenter(db, clock, router.desk.policy.segments)
-                tasks.append(asyncio.create_task(segmenter.run(), name="segments"))
+                workers.start(segmenter.run(), "segments")
                 if settings.retention.limits():
                     retention = RetentionWorker(db, clock, settings.retention)
-                    tasks.append(asyncio.create_task(retention.run(), name="retention"))
+                    workers.start(retention.run(), "retention")
                 if receivers.poller is not None:
-                    tasks.append(asyncio.create_task(receivers.poller.run(), name="imap"))
+                    workers.start(receivers.poller.run(), "imap")
                 if settings.telegram.enabled and settings.telegram.mode == "polling":
                     poller = telegram.TelegramPoller(
                         handle=router.handle_inbound,
@@ -196,23 +203,14 @@ def create_app(
                         api_base_url=settings.telegram.api_base_url,
                         attachment_max_bytes=settings.email.attachment_max_bytes,
                     )
-                    tasks.append(asyncio.create_task(poller.run(), name="telegram-poll"))
+                    workers.start(poller.run(), "telegram-poll")
             if receivers.smtp is not None:
                 await receivers.smtp.start()
             yield
         finally:
             if receivers.smtp is not None:
                 await receivers.smtp.stop()
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                # Bounded: a library that swallows a cancellation must not hang the shutdown.
-                done, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)
-                for task in stuck:
-                    log.warning("worker_did_not_stop", extra={"fields": {"task": task.get_name()}})
-                for task in done:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        task.result()
+            await workers.stop()  # already stopped on shutdown, unless start-up failed
             if twilio is not None:
                 await twilio.close()
             if rasa is not None:
@@ -474,6 +472,39 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
     PrivacyApi(console_api).add_routes(app)
     KbApi(console_api, app[KB]).add_routes(app)
     ConsoleSocket(router, hub).add_routes(app)
+
+
+class _Workers:
+    """The process's background tasks (outbox, desk, refreshers, pollers)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    async def stop(self) -> None:
+        """Cancel them between transactions (see Database.between_transactions). Bounded: a
+        library that swallows a cancellation must not hang the shutdown."""
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        async with self._db.between_transactions(SHUTDOWN_TIMEOUT):
+            for task in tasks:
+                task.cancel()
+            done, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)
+        for task in stuck:
+            where = io.StringIO()
+            task.print_stack(limit=8, file=where)
+            log.warning(
+                "worker_did_not_stop %s",
+                task.get_name(),
+                extra={"fields": {"task": task.get_name(), "stack": where.getvalue()}},
+            )
+        for task in done:
+            with contextlib.suppress(asyncio.CancelledError):
+                task.result()
 
 
 async def _check_schema(db: Database) -> None:

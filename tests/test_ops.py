@@ -7,9 +7,13 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import ChannelRegistry
@@ -18,6 +22,10 @@ from routing.hub import Hub
 from routing.metrics import Metrics
 from routing.outbox import OutboxPolicy, OutboxWorker
 from storage.db import Database
+from storage.models import Customer
+from switchboard.app import create_app
+from switchboard.settings import Settings
+from tests.conftest import PASSWORD, seed
 from tests.helpers import WAIT, AgentApi, ChatClient, eventually
 
 
@@ -176,3 +184,78 @@ async def test_the_outbox_worker_stops_when_shut_down_just_as_it_is_woken(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await db.dispose()
+
+
+async def test_a_worker_stopped_at_shutdown_finishes_the_transaction_it_is_in(
+    database_url: str,
+) -> None:
+    """Shutdown stops workers between transactions: one writing as the server stops commits
+    what it wrote, and one about to start a transaction stops without writing anything."""
+    db = Database(database_url)
+    now = datetime.now(UTC)
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def add(name: str) -> None:
+        async with db.transaction() as session:
+            session.add(Customer(display_name=name, created_at=now, updated_at=now))
+            await session.flush()
+            writing.set()
+            await go_on.wait()
+
+    async def stop(tasks: list[asyncio.Task[None]]) -> bool:
+        async with db.between_transactions(WAIT) as quiet:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        return quiet
+
+    try:
+        first = asyncio.create_task(add("Written as the server stopped"))
+        await writing.wait()
+        workers = [first]
+        stopping = asyncio.create_task(stop(workers))
+        await asyncio.sleep(0)  # the stop has begun: it waits for the running transaction
+        later = asyncio.create_task(add("Never written"))
+        workers.append(later)
+        go_on.set()
+
+        assert await stopping is True
+        assert not first.cancelled() and first.exception() is None
+        assert later.cancelled()
+        async with db.transaction() as session:  # transactions run again afterwards
+            names = set(await session.scalars(select(Customer.display_name)))
+        assert "Written as the server stopped" in names
+        assert "Never written" not in names
+    finally:
+        await db.dispose()
+
+
+async def test_shutting_down_tells_open_chat_and_console_sockets_to_reconnect(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """Open sockets are closed with 1001 (going away), which the widget and the console
+    answer by reconnecting, rather than being cut off."""
+    await seed(settings.effective_database_url)
+    client = await aiohttp_client(create_app(settings))
+    chat = await client.ws_connect("/chat/ws")
+    await chat.send_json({"type": "hello"})
+    assert (await chat.receive_json(timeout=WAIT))["type"] == "welcome"
+    agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
+    console = await client.ws_connect("/api/v1/ws")
+    await console.send_json({"type": "auth", "token": agent.token})
+    assert (await console.receive_json(timeout=WAIT))["type"] == "ready"
+
+    stopping = asyncio.create_task(client.server.close())
+    closes = [await _close_of(chat), await _close_of(console)]
+    await asyncio.wait_for(stopping, WAIT)
+
+    assert [(m.type, m.data) for m in closes] == [(WSMsgType.CLOSE, 1001)] * 2
+    assert chat.close_code == console.close_code == 1001
+
+
+async def _close_of(ws: Any) -> Any:
+    """The close frame, after any events sent before it."""
+    while True:
+        msg = await ws.receive(timeout=WAIT)
+        if msg.type is not WSMsgType.TEXT:
+            return msg
