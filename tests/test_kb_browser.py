@@ -19,6 +19,7 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 from playwright.async_api import FilePayload, expect
 
 from console.auth import create_agent
@@ -27,6 +28,7 @@ from storage.db import Database
 from switchboard.settings import Settings
 from tests import test_browser as browser
 from tests.conftest import PASSWORD
+from tests.helpers import eventually
 from tests.test_browser import BOT, CUSTOMER, SYSTEM, Chromium, open_chat, say
 from tests.test_console_browser import artifacts_dir, sign_in_as
 
@@ -140,6 +142,7 @@ async def test_knowledge_base_from_draft_to_bot_answer_versions_files_and_gaps(
     await expect(manager.locator("#kb-workflow button")).to_have_text(
         ["Publish", "Send back…", "Archive…"]
     )
+    indexed_before = await _indexed_articles(base_url)
     await manager.locator('#kb-workflow [data-action="publish"]').click()
     await expect(manager.locator("#kb-badges .kb-status")).to_have_text("Published")
     await expect(manager.locator("#kb-meta")).to_contain_text("Live: version 1")
@@ -147,6 +150,9 @@ async def test_knowledge_base_from_draft_to_bot_answer_versions_files_and_gaps(
         MANAGER_EMAIL
     )
     await manager.locator("#kb-filter-status").select_option("")
+    # The bot's index is rebuilt in the background after a publish (a big knowledge base
+    # takes a moment); /healthz counts what it answers from.
+    await eventually(lambda: _has_more_indexed(base_url, indexed_before))
 
     # ---------------------------------------------------------------- a customer gets the answer
     customer = await open_chat(chromium, base_url)
@@ -345,3 +351,12 @@ async def test_knowledge_base_from_draft_to_bot_answer_versions_files_and_gaps(
     await expect(manager.locator("#kb-questions")).to_have_value(
         re.compile(re.escape(UNANSWERABLE))
     )
+
+
+async def _indexed_articles(base_url: str) -> int:
+    async with aiohttp.ClientSession() as http, http.get(base_url + "/healthz") as resp:
+        return int((await resp.json())["kb_articles"])
+
+
+async def _has_more_indexed(base_url: str, before: int) -> bool:
+    return await _indexed_articles(base_url) > before
