@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot import smalltalk
 from bot.assistant import BotContext, BotReply, Intent, SuggestedArticle
 from bot.templates import TEMPLATES, say
+from knowledge_base import chinese
 from knowledge_base.index import IndexedArticle
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.text import detect_language
@@ -63,10 +66,27 @@ class FaqAssistant:
         )
 
     def _variant(self, article: IndexedArticle, locale: str) -> IndexedArticle:
-        """The same article in the customer's language when one exists."""
+        """The same article in the customer's language when one exists. A Traditional
+        Chinese reader gets a Traditional variant (zh-Hant, zh-TW, ...) when there is one,
+        else the Chinese one converted to Traditional script (its locale stays the source's,
+        so votes and reports name the article that was stored)."""
         if article.locale == locale:
             return article
-        return self._kb.index.get(article.id, locale) or article
+        found = self._kb.index.get(article.id, locale)
+        if found is not None or not chinese.is_traditional_locale(locale):
+            return found or article
+        variants = self._kb.index.variants(article.id)
+        for variant in variants:
+            if chinese.is_traditional_locale(variant.locale):
+                return variant
+        source = next((v for v in variants if v.locale.split("-")[0] == "zh"), None)
+        if source is None:
+            return article
+        return replace(
+            source,
+            title=chinese.to_traditional(source.title),
+            body=chinese.to_traditional(source.body),
+        )
 
 
 def summary(body: str, limit: int = 280) -> str:

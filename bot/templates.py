@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from knowledge_base import chinese
+
 TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
         "greet": 'Hello! I\'m the virtual assistant. Ask me anything, or type "agent" to talk to a person.',
@@ -112,5 +114,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
 
 
 def say(key: str, locale: str | None, **values: object) -> str:
+    """The template in the locale's language (English when there is none); a Traditional
+    Chinese locale (zh-Hant, zh-TW, zh-HK) gets the Chinese one in Traditional script."""
     table = TEMPLATES.get((locale or "en").split("-")[0], TEMPLATES["en"])
-    return table.get(key, TEMPLATES["en"][key]).format(**values)
+    text = table.get(key, TEMPLATES["en"][key]).format(**values)
+    return chinese.to_traditional(text) if chinese.is_traditional_locale(locale) else text

@@ -3,7 +3,8 @@
 Two steps:
 
 1. **Script.** Thai, Chinese, Japanese kana, Korean and Arabic script decide the language on their
-   own, as knowledge_base.text always did: Thai → th, Han → zh (Simplified and Traditional),
+   own, as knowledge_base.text always did: Thai → th, Han → zh, or zh-Hant when more of its
+   characters are Traditional than Simplified (knowledge_base.chinese, OpenCC's tables),
    kana (with or without kanji) → ja, Hangul → ko, Arabic script → fa when it has a letter only
    Persian uses (پ چ ژ گ, Farsi yeh, keheh) and ar otherwise. Text mixing scripts goes by the
    script with the most letters, with one exception: Latin letters in a Thai, Chinese, ...
@@ -38,6 +39,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from knowledge_base import chinese
+
 __all__ = [
     "LANGUAGES",
     "MIN_CONFIDENCE",
@@ -50,6 +53,7 @@ __all__ = [
 ]
 
 UNDETERMINED = "und"
+TRADITIONAL_CHINESE = "zh-Hant"  # Han text in Traditional script; "zh" is Simplified
 
 # Below this many letters (after dropping URLs, e-mail addresses and tokens with digits) a
 # Latin-script text is not given to the statistical detector: "ok", "thanks", "iPhone 16",
@@ -150,7 +154,7 @@ def detect(text: str, candidates: Collection[str] | None = None) -> Detection:
     if guess.script == "":
         return Detection(UNDETERMINED, 0.0, "")
     if guess.language not in ("latin", "other"):
-        language = _prefer_candidate(guess.language, candidates)
+        language = _prefer_candidate(_chinese_script(guess.language, text), candidates)
         return Detection(_spelling(language, candidates), guess.confidence, guess.script)
     scripted = _dominant(counts - Counter(latin=counts["latin"], other=counts["other"]))
     if scripted.script:
@@ -164,7 +168,7 @@ def detect(text: str, candidates: Collection[str] | None = None) -> Detection:
         if language != UNDETERMINED and candidates:
             language, confidence = _statistical(rest, candidates)
         if language == UNDETERMINED:
-            language = _prefer_candidate(scripted.language, candidates)
+            language = _prefer_candidate(_chinese_script(scripted.language, text), candidates)
             scripted_letters = counts.total() - counts["latin"] - counts["other"]
             share = scripted.confidence * scripted_letters / counts.total()
             return Detection(_spelling(language, candidates), share, scripted.script)
@@ -226,15 +230,20 @@ def _dominant(counts: Counter[str]) -> ScriptGuess:
     return ScriptGuess(language, n / letters, _SCRIPT_NAMES.get(language, "Other"))
 
 
+def _chinese_script(language: str, text: str) -> str:
+    """zh-Hant for Chinese written in Traditional script, else the language as it is."""
+    return TRADITIONAL_CHINESE if language == "zh" and chinese.is_traditional(text) else language
+
+
 def _prefer_candidate(language: str, candidates: Collection[str] | None) -> str:
     """fa/ar and zh/ja share a script: a candidate list holding only one of the pair decides."""
     if not candidates:
         return language
-    pair = {"fa": "ar", "ar": "fa", "zh": "ja"}.get(language)
+    pair = {"fa": "ar", "ar": "fa", "zh": "ja", TRADITIONAL_CHINESE: "ja"}.get(language)
     if pair is None:
         return language
     codes = {_primary(c) for c in candidates}
-    return pair if pair in codes and language not in codes else language
+    return pair if pair in codes and _primary(language) not in codes else language
 
 
 def _primary(locale: str) -> str:
@@ -243,10 +252,17 @@ def _primary(locale: str) -> str:
 
 
 def _spelling(language: str, candidates: Collection[str] | None) -> str:
-    """The candidate's own spelling of ``language`` when exactly one candidate has it."""
+    """The candidate's own spelling of ``language`` when exactly one candidate has it.
+
+    Chinese is two: "zh-Hant" (Traditional script) matches only Traditional candidates
+    (zh-Hant, zh-TW, zh-HK), "zh" only the others (zh, zh-CN, zh-Hans)."""
     if not candidates or language == UNDETERMINED:
         return language
-    matches = sorted({c for c in candidates if _primary(c) == language})
+    primary = _primary(language)
+    matches = sorted({c for c in candidates if _primary(c) == primary})
+    if primary == "zh":
+        traditional = chinese.is_traditional_locale(language)
+        matches = [c for c in matches if chinese.is_traditional_locale(c) == traditional]
     return matches[0] if len(matches) == 1 else language
 
 

@@ -8,6 +8,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Collection
 
+from knowledge_base import chinese
+
 # Letters of scripts written without spaces between words.
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
@@ -32,11 +34,50 @@ _ARABIC_FOLD = str.maketrans(
         "\u0623": "\u0627",
         "\u0625": "\u0627",
         "\u0622": "\u0627",
-        "\u200c": " ",  # ZWNJ splits Persian compounds; treat as a word break
+        # ZWNJ joins a Persian prefix or suffix to its word (می‌خوام, سفارش‌ها); people type it,
+        # a space or nothing: all three become one word, as written without it.
+        "\u200c": None,
         "\u0640": None,  # tatweel
     }
 )
 _ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670]")
+# The verb prefix می / نمی and the plural suffix ها / های typed with a space instead of ZWNJ.
+_PERSIAN_PREFIX = re.compile(r"(?<!\S)(ن?می) (?=\S)")
+_PERSIAN_SUFFIX = re.compile(r"(?<=\S) (ها|های|هایی|هایم|هایت|هایش|هامون|هاتون|هاشون)(?!\S)")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# English contractions, with or without the apostrophe, as the words they stand for: "can't",
+# "cant" and "cannot" all become "can not" (a question word pair such as "b:can not" matches).
+_CONTRACTIONS = {
+    "can't": "can not",
+    "cant": "can not",
+    "cannot": "can not",
+    "won't": "will not",
+    "wont": "will not",
+    "n't": " not",
+    "dont": "do not",
+    "doesnt": "does not",
+    "didnt": "did not",
+    "isnt": "is not",
+    "arent": "are not",
+    "wasnt": "was not",
+    "havent": "have not",
+    "hasnt": "has not",
+    "couldnt": "could not",
+    "wouldnt": "would not",
+    "shouldnt": "should not",
+    "'m": " am",
+    "im": "i am",
+    "'re": " are",
+    "'ve": " have",
+    "ive": "i have",
+    "'ll": " will",
+    "'d": " would",
+    "'s": "",
+}
+_CONTRACTION = re.compile(
+    r"\b(?:can't|cant|cannot|won't|wont|dont|doesnt|didnt|isnt|arent|wasnt|havent|hasnt|"
+    r"couldnt|wouldnt|shouldnt|im|ive)\b|n't\b|'(?:m|re|ve|ll|d|s)\b"
+)
 
 STOPWORDS = frozenset(
     "a an the is are was be do does did i me my you your we our it its to of in on for at "
@@ -46,11 +87,40 @@ STOPWORDS = frozenset(
 
 
 def normalize(text: str) -> str:
-    """NFKC, case-folded, Arabic-script variants folded, whitespace collapsed."""
+    """NFKC, case-folded, Arabic-script variants and Persian ZWNJ spellings folded, Chinese
+    made Simplified, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", text).casefold()
     if _ARABIC.search(text):
         text = _ARABIC_MARKS.sub("", text.translate(_ARABIC_FOLD))
+        text = _PERSIAN_SUFFIX.sub(r"\1", _PERSIAN_PREFIX.sub(r"\1", text))
+    if _HAN.search(text):
+        text = chinese.to_simplified(text)
     return " ".join(text.split())
+
+
+def expand_contractions(text: str) -> str:
+    """English contractions as full words, on normalised (case-folded) text."""
+    if not _LATIN.search(text):
+        return text
+    text = text.replace("\u2019", "'")
+    return _CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group()], text)
+
+
+# Script codes of ``script_code`` (the calibration's features use them).
+LATIN_OR_OTHER, THAI, CJK, ARABIC = 0, 1, 2, 3
+
+
+def script_code(text: str) -> int:
+    """The script most of the text's letters are in: THAI, CJK, ARABIC or LATIN_OR_OTHER."""
+    counts = (
+        len(_THAI.findall(text)),
+        len(_CJK.findall(text)),
+        len(_ARABIC.findall(text)),
+    )
+    best = max(range(3), key=counts.__getitem__)
+    if counts[best] * 2 < sum(1 for ch in text if ch.isalpha()) or not counts[best]:
+        return LATIN_OR_OTHER
+    return best + 1
 
 
 def detect_language(
@@ -74,7 +144,7 @@ def features(text: str) -> Counter[str]:
     # cached, since the same words recur across thousands of phrasings.
     out: list[str] = []
     previous = ""
-    for run in _RUN.findall(normalize(text)):
+    for run in _RUN.findall(expand_contractions(normalize(text))):
         for chunk in _split_scripts(run) if _NO_SPACE_SCRIPT.search(run) else (run,):
             out += _chunk_features(chunk)
             spaced = not _NO_SPACE_SCRIPT.match(chunk)

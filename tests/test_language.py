@@ -21,7 +21,7 @@ KB_LOCALES = {"en", "th", "zh", "fa"}
         ("iphone16ราคาเท่าไหร่", "th"),
         ("สั่ง Samsung Galaxy S24 Ultra ได้ไหม", "th"),
         ("你好，我上周下的订单到现在还没有发货，请帮我查一下", "zh"),
-        ("你好，我上週下的訂單到現在還沒有出貨，請幫我查一下", "zh"),
+        ("你好，我上週下的訂單到現在還沒有出貨，請幫我查一下", "zh-Hant"),
         ("iPhone 16 有货吗", "zh"),
         ("سلام، سفارشم را هفته پیش ثبت کردم ولی هنوز به دستم نرسیده است", "fa"),
         ("مرحبا، طلبت منتجا الأسبوع الماضي ولم يصلني حتى الآن، أين طلبي؟", "ar"),
@@ -82,7 +82,7 @@ def test_persian_needs_a_persian_only_letter() -> None:
 
 
 def test_kanji_only_text_goes_by_the_candidates() -> None:
-    assert detect_language("東京駅") == "zh"
+    assert detect_language("東京駅") == "zh-Hant"  # 東 is Traditional (东)
     assert detect_language("東京駅", candidates={"en", "ja"}) == "ja"
     assert detect_language("سلام", candidates={"en", "fa"}) == "fa"
     # A candidate list never turns a script's language into something else.
@@ -183,3 +183,16 @@ async def test_the_bot_answers_with_the_variant_in_the_customers_language() -> N
     )
     english = await bot.respond(BotContext("what is your return policy?", 1, 1, "webchat", "fa"))
     assert (english.article_locale, english.locale) == ("en", "en")
+
+
+def test_traditional_and_simplified_chinese_are_told_apart() -> None:
+    assert detect_language("請問退貨要怎麼寄回去？") == "zh-Hant"
+    assert detect_language("请问退货要怎么寄回去？") == "zh"
+    # Characters both scripts share decide nothing: taken as Simplified.
+    assert detect_language("你好") == "zh"
+    # A Traditional text picks the Traditional candidate, a Simplified one the other.
+    assert detect_language("可以退貨嗎", candidates={"en", "zh", "zh-TW"}) == "zh-TW"
+    assert detect_language("可以退货吗", candidates={"en", "zh-CN", "zh-TW"}) == "zh-CN"
+    # With only Simplified served, Traditional text is still named as Traditional: the bot
+    # answers it in Traditional script from the Simplified article.
+    assert detect_language("可以退貨嗎", candidates={"en", "zh"}) == "zh-Hant"
