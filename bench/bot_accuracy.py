@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from knowledge_base.index import IndexedArticle, SearchIndex
@@ -99,6 +99,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="questions per run timed one by one with an uncached embedding (default 300)",
     )
     p.add_argument("--seed", type=int, default=20261123, help="sampling seed (fixed default)")
+    p.add_argument(
+        "--small-draws",
+        type=int,
+        default=20,
+        help="small-KB benchmark: random KBs per size (10, 25, 50 intents) and data set "
+        "(default 20); 0 skips it",
+    )
+    p.add_argument(
+        "--only-small",
+        action="store_true",
+        help="run only the small-KB benchmark (random small KBs and the multilingual FAQ sets)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument(
         "--chart",
@@ -110,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.sample < 0 or args.sample == 1:
         p.error("--sample must be 0 (all) or at least 2")
+    if args.small_draws < 0:
+        p.error("--small-draws must be 0 (skip) or positive")
     if args.questions < 0:
         p.error("--questions must be 0 (all) or positive")
     if args.threshold is not None and not 0 < args.threshold <= 1:
@@ -407,11 +421,15 @@ def reliability_points(answers: Sequence[tuple[float, bool, bool]]) -> list[tupl
 
 
 def write_chart(
-    path: Path, results: Sequence[Result], threshold: float, args: argparse.Namespace
+    path: Path,
+    results: Sequence[Result],
+    threshold: float,
+    args: argparse.Namespace,
+    small: Sequence[Any] = (),
 ) -> None:
-    """Per task, a row: the threshold sweep of each product scorer, then the reliability."""
-    if str(SCRIPT.parent) not in sys.path:  # imported rather than run as a script (the tests)
-        sys.path.append(str(SCRIPT.parent))
+    """Per task, a row: the threshold sweep of each product scorer, then the reliability;
+    then a row per small-KB family (random public KBs, each language of our FAQ sets)."""
+    bench_path()
     import charts
 
     by_task: dict[str, dict[str, Result]] = defaultdict(dict)
@@ -452,11 +470,144 @@ def write_chart(
                 y_format=charts.percent,
             )
         )
-    title = f"FAQ bot on BANKING77 and CLINC150 · answer threshold {threshold:g}"
+    if small:
+        swept = swept or ["product"]
+        cells += small_cells(small, threshold, len(swept) + 1)
+    title = f"FAQ bot on BANKING77, CLINC150 and our FAQ sets · answer threshold {threshold:g}"
     if args.sample or args.questions:
         title += f" · sample: {args.sample or 'all'} intents, {args.questions or 'all'} questions per data set"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(charts.grid(cells, len(swept) + 1, title) + "\n", encoding="utf-8")
+
+
+# ---- the small-KB benchmark -----------------------------------------------------------------
+
+
+def bench_path() -> None:
+    """bench/ on sys.path: its modules import each other (also when imported by the tests)."""
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.append(str(SCRIPT.parent))
+
+
+def run_small(args: argparse.Namespace) -> list[Any]:
+    """Random 10/25/50-intent KBs with 3 phrasings each from both public sets, and each
+    language of our multilingual FAQ sets (bench/data/faq): ``small_kb.Outcome`` per KB."""
+    bench_path()
+    import small_kb
+
+    cases = small_kb.public_cases(args.small_draws or 20, args.seed)
+    outcomes = []
+    for n, case in enumerate(cases):
+        outcomes.append(small_kb.ask(case))
+        if n % 20 == 0:
+            say(f"small KBs: {n}/{len(cases)}")
+    say("multilingual FAQ sets: fitting each one's held-out confidence model")
+    outcomes += small_kb.ask_multilingual(small_kb.held_out_priors())
+    return outcomes
+
+
+def small_families(small: Sequence[Any]) -> dict[str, list[Any]]:
+    """The rows of the small-KB report: public sets by size, then our sets by language."""
+    families: dict[str, list[Any]] = defaultdict(list)
+    for outcome in small:
+        if outcome.group.startswith(("BANKING77", "CLINC150")):
+            families[outcome.group].append(outcome)
+            families["public small KBs"].append(outcome)
+        else:
+            families[f"FAQ sets · {outcome.language}"].append(outcome)
+            families["FAQ sets · every language"].append(outcome)
+    return families
+
+
+def report_small(small: Sequence[Any], threshold: float) -> None:
+    bench_path()
+    import small_kb
+
+    public = [o for o in small if o.group.startswith(("BANKING77", "CLINC150"))]
+    ours = [o for o in small if o not in public]
+    print()
+    if public:
+        small_kb.print_table(
+            f"Small KBs drawn from BANKING77 and CLINC150: 3 phrasings per intent, mean ± spread "
+            f"over draws (threshold {threshold})",
+            small_kb.summarize(public, threshold),
+        )
+    if ours:
+        small_kb.print_table(
+            "Our multilingual FAQ sets (shop, bank, telco; 15 articles each), by language",
+            small_kb.summarize(ours, threshold, "language"),
+        )
+        small_kb.print_table("… by domain", small_kb.summarize(ours, threshold))
+    print(
+        "top-1: in-scope questions whose top article is right. ans.ok / ans.bad: in-scope "
+        "questions answered right / wrong. oos ans: out-of-scope questions answered (should be "
+        "escalated). zh-Hant→zh: Traditional questions against the Simplified KB; all: every "
+        "language in one KB."
+    )
+
+
+def small_json(small: Sequence[Any], threshold: float) -> list[dict[str, object]]:
+    from knowledge_base.calibration import expected_calibration_error
+
+    rows = []
+    for name, members in small_families(small).items():
+        answers = [a for o in members for a in o.answers]
+        inside = [(c, r) for c, r, oos in answers if not oos]
+        outside = [c for c, _, oos in answers if oos]
+        rows.append(
+            {
+                "family": name,
+                "knowledge_bases": len(members),
+                "accuracy": share([r for _, r in inside]),
+                "answered_right": share([r and c >= threshold for c, r in inside]),
+                "answered_wrong": share([c >= threshold and not r for c, r in inside]),
+                "oos_answered": share([c >= threshold for c in outside]) if outside else None,
+                "ece": expected_calibration_error(
+                    [c for c, _, _ in answers], [r for _, r, _ in answers]
+                ),
+            }
+        )
+    return rows
+
+
+def small_cells(small: Sequence[Any], threshold: float, columns: int) -> list[str | None]:
+    """A row per family: its threshold sweep, then its reliability (padded to the grid)."""
+    import charts
+
+    cells: list[str | None] = []
+    families = small_families(small)
+    for name in ("public small KBs", "FAQ sets · every language"):
+        members = families.get(name)
+        if not members:
+            continue
+        answers = [a for o in members for a in o.answers]
+        cells.append(
+            charts.line_chart(
+                f"{name}: answers by threshold",
+                "answer threshold (confidence ≥ threshold: answered)",
+                "share of questions",
+                sweep(answers),
+                (0, 1),
+                (0, 1),
+                marker=(threshold, f"configured {threshold:g}"),
+                y_format=charts.percent,
+            )
+        )
+        cells.append(
+            charts.line_chart(
+                f"{name}: reliability",
+                "confidence (bin midpoint, 10 bins)",
+                "share right (out of scope: wrong)",
+                [(name, reliability_points(answers))],
+                (0, 1),
+                (0, 1),
+                diagonal="perfect calibration",
+                dots=True,
+                y_format=charts.percent,
+            )
+        )
+        cells += [None] * (columns - 2)
+    return cells
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -496,15 +647,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ensure_venv()
     started = time.perf_counter()
-    results = run(args)
+    results = [] if args.only_small else run(args)
     threshold = args.threshold if args.threshold is not None else configured_threshold()
+    small = run_small(args) if args.small_draws or args.only_small else []
     if args.json:
-        print(json.dumps({"threshold": threshold, "results": [r.as_json() for r in results]}))
+        print(
+            json.dumps(
+                {
+                    "threshold": threshold,
+                    "results": [r.as_json() for r in results],
+                    "small": small_json(small, threshold),
+                }
+            )
+        )
     else:
-        report(results, threshold)
+        if results:
+            report(results, threshold)
+        if small:
+            report_small(small, threshold)
     chart = "" if args.no_chart else args.chart
     if chart:
-        write_chart(Path(chart), results, threshold, args)
+        write_chart(Path(chart), results, threshold, args, small)
         say(f"chart: {Path(chart).resolve()}")
     say(f"done in {time.perf_counter() - started:.1f} s")
     return 0

@@ -217,9 +217,14 @@ class Quiz:
     weights: np.ndarray  # per question
 
 
-def plan_quiz(ids: np.ndarray, owners: np.ndarray) -> Quiz | None:
+def plan_quiz(
+    ids: np.ndarray, owners: np.ndarray, askable: np.ndarray | None = None
+) -> Quiz | None:
     """Which phrasings to hold out, given each article's id and each phrasing's article
-    (phrasings grouped by article); None when the KB is too small to quiz."""
+    (phrasings grouped by article) and whether it may be asked (a question phrasing, not a
+    sentence of the answer's body); None when the KB is too small to quiz."""
+    if askable is None:
+        askable = np.ones(len(owners), dtype=bool)
     distinct = sorted(set(ids.tolist()))
     if len(distinct) < MIN_ARTICLES or not len(owners):
         return None
@@ -230,10 +235,11 @@ def plan_quiz(ids: np.ndarray, owners: np.ndarray) -> Quiz | None:
     held = np.zeros(len(owners), dtype=bool)
     starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
     for start, end in zip(starts, [*starts[1:], len(owners)], strict=True):
-        n = int(end - start)
+        candidates = start + np.flatnonzero(askable[start:end])
+        n = len(candidates)
         if n >= 3 and not out_doc[start]:
-            held[start + rng.choice(n, max(1, round(HOLD_OUT * n)), replace=False)] = True
-    inside, outside = np.flatnonzero(held), np.flatnonzero(out_doc)
+            held[rng.choice(candidates, max(1, round(HOLD_OUT * n)), replace=False)] = True
+    inside, outside = np.flatnonzero(held), np.flatnonzero(out_doc & askable)
     if len(inside) < MIN_QUESTIONS or not len(outside):
         return None
     inside = np.sort(rng.choice(inside, min(len(inside), MAX_QUESTIONS), replace=False))
