@@ -2,11 +2,12 @@
 
 The confidence of a match is a probability that it is the right answer, whatever the size of
 the knowledge base. It comes from a logistic model over the features below, fitted offline by
-``bench/fit_calibration.py`` on thousands of knowledge bases of 3 to 200 articles sampled from
-public intent data and our own multilingual FAQ sets, with out-of-scope questions in every
-language as negatives, and shipped here as coefficients (``PRIOR``). A knowledge base large
-enough to quiz itself (see ``calibration.plan_quiz``) refits a correction of that model on its
-own held-out phrasings; the two are blended by how many quiz questions back the correction.
+``bench/fit_calibration.py`` on about a thousand knowledge bases of 3 to 150 articles sampled
+from public intent data and our own multilingual FAQ sets, with out-of-scope questions in
+every language as negatives, and shipped here as coefficients (``PRIOR_COEF``). A knowledge
+base large enough to quiz itself (see ``calibration.plan_quiz``) fits the same features to its
+own held-out phrasings; the two probabilities are blended by how many quiz questions back the
+knowledge base's own fit (``blend``).
 
 Every feature is a number a knowledge base of any size produces on the same scale: a share of
 the ranking's softmax, cosines in [0, 1], the share of the question the index's vocabulary

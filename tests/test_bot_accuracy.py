@@ -234,7 +234,10 @@ def test_the_benchmark_runs_on_a_sample_and_reports_sane_values(
 
     assert (
         bench.main(
-            ["--sample", "20", "--questions", "150", "--semantic", "off", "--json", "--no-chart"]
+            [
+                *("--sample", "20", "--questions", "150", "--semantic", "off"),
+                *("--small-draws", "0", "--json", "--no-chart"),
+            ]
         )
         == 0
     )
@@ -268,6 +271,7 @@ def test_the_benchmark_draws_its_charts_and_keeps_them_out_of_the_json(
     bench = load_bench(monkeypatch)
     chart = tmp_path / "c.svg"
     argv = ["--sample", "20", "--questions", "150", "--semantic", "off", "--json"]
+    argv += ["--small-draws", "1", "--fit-draws", "0"]
 
     assert bench.main([*argv, "--chart", str(chart)]) == 0
 
@@ -282,6 +286,34 @@ def test_the_benchmark_draws_its_charts_and_keeps_them_out_of_the_json(
     legend = {"in scope, answered right", "in scope, answered wrong", "out of scope, escalated"}
     assert legend | {"product", "baseline", "perfect calibration"} <= texts
     assert any(t and t.startswith("configured ") for t in texts)
+    # The small-KB rows: random public KBs and our multilingual FAQ sets.
+    for family in ("public small KBs", "FAQ sets · every language"):
+        assert f"{family}: answers by threshold" in texts
+        assert f"{family}: reliability" in texts
+
+
+def test_the_small_kb_benchmark_reports_each_size_and_language(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = load_bench(monkeypatch)
+
+    argv = ["--only-small", "--small-draws", "1", "--fit-draws", "0", "--json", "--no-chart"]
+    assert bench.main(argv) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["results"] == []
+    small = {row["family"]: row for row in report["small"]}
+    for size in (10, 25, 50):
+        for data in ("BANKING77", "CLINC150"):
+            assert small[f"{data} {size}"]["knowledge_bases"] == 1
+    for language in ("en", "th", "zh", "zh-Hant", "fa", "zh-Hant→zh", "all"):
+        row = small[f"FAQ sets · {language}"]
+        assert row["knowledge_bases"] == 3  # shop, bank, telco
+        for key in ("accuracy", "answered_right", "answered_wrong", "oos_answered", "ece"):
+            assert 0 <= row[key] <= 1, (language, key, row[key])
+        # Right and wrong answers are a part of the questions, never more than all of them.
+        assert row["answered_right"] + row["answered_wrong"] <= 1
+        assert row["answered_right"] <= row["accuracy"]
 
 
 def test_a_line_charts_points_land_where_the_axes_say() -> None:

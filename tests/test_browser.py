@@ -464,7 +464,9 @@ async def test_an_email_with_an_attachment_shows_its_subject_and_downloads_in_th
         message["From"] = "Alice <alice@customer.test>"
         message["To"] = "support@acme.test"
         message["Subject"] = "Broken blender"
-        message.set_content("My parrot ate the warranty card of my blender, what now?")
+        message.set_content(
+            "My parrot chewed the manual of my blender, can you post me a paper copy?"
+        )
         message.add_attachment(
             b"%PDF-1.4 receipt", maintype="application", subtype="pdf", filename="receipt.pdf"
         )

@@ -28,7 +28,7 @@ from tests.helpers import AgentApi, eventually
 SUPPORT = "support@acme.test"
 ALICE = "alice@customer.test"
 PASSWORD_QUESTION = "Hi, I forgot my password and can't log in. How do I reset it?"
-UNANSWERABLE = "My parrot ate the warranty card of my blender, what now?"
+UNANSWERABLE = "My parrot chewed the manual of my blender, can you post me a paper copy?"
 
 
 class MailDesk:

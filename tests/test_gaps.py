@@ -21,17 +21,17 @@ from tests.helpers import AgentApi
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 GIFT_CARDS = [  # none close enough to the demo KB's articles to be answered
-    "Do you sell gift cards?",
-    "Can I get a gift card for my friend?",
-    "where can i buy gift cards",
-    "Do you have gift cards for birthdays?",
-    "Is there a gift card I can give my mum?",
+    "Do you sell gift vouchers?",
+    "Can I get a gift voucher for my friend?",
+    "where can i buy gift vouchers",
+    "Do you have gift vouchers for birthdays?",
+    "Is there a gift voucher I can give my mum?",
 ]
 PARKING = [  # Thai: is there parking?
     "มีที่จอดรถไหมครับ",
     "ร้านมีที่จอดรถไหม",
-    "จอดรถได้ที่ไหนครับ",
-    "มีที่จอดรถฟรีไหม",
+    "มีที่จอดรถให้ลูกค้าไหม",
+    "ที่จอดรถของร้านอยู่ตรงไหน",
 ]
 INVOICE = ["可以开发票吗", "怎么开发票", "我需要开发票"]  # Chinese: can I get an invoice?
 SINGLETONS = [("What is the meaning of life?", "en"), ("Do you sponsor football teams?", "en")]

@@ -210,7 +210,7 @@ async def test_a_question_the_bot_cannot_answer_goes_to_an_agent(phone: Phone) -
     await call.press("1")
     await call.press("3")
 
-    twiml = await call.say("My parrot ate the warranty card of my blender")
+    twiml = await call.say("My parrot chewed the manual of my blender")
 
     assert twiml.find("Enqueue") is not None
     conv = await phone.conversation()
