@@ -429,6 +429,37 @@ def reliability_points(answers: Sequence[tuple[float, bool, bool]]) -> list[tupl
     return [((lo + hi) / 2, acc) for lo, hi, acc, _ in bins]
 
 
+def sweep_chart(title: str, answers: Sequence[tuple[float, bool, bool]], threshold: float) -> str:
+    import charts
+
+    return charts.line_chart(
+        f"{title}: answers by threshold",
+        "answer threshold (confidence ≥ threshold: answered)",
+        "share of questions",
+        sweep(answers),
+        (0, 1),
+        (0, 1),
+        marker=(threshold, f"configured {threshold:g}"),
+        y_format=charts.percent,
+    )
+
+
+def reliability_chart(title: str, series: Sequence[tuple[str, list[tuple[float, float]]]]) -> str:
+    import charts
+
+    return charts.line_chart(
+        f"{title}: reliability",
+        "confidence (bin midpoint, 10 bins)",
+        "share right (out of scope: wrong)",
+        series,
+        (0, 1),
+        (0, 1),
+        diagonal="perfect calibration",
+        dots=True,
+        y_format=charts.percent,
+    )
+
+
 def write_chart(
     path: Path,
     results: Sequence[Result],
@@ -452,31 +483,15 @@ def write_chart(
             cells.append(
                 None
                 if found is None
-                else charts.line_chart(
-                    f"{task} · {scorer}: answers by threshold",
-                    "answer threshold (confidence ≥ threshold: answered)",
-                    "share of questions",
-                    sweep(found.answers),
-                    (0, 1),
-                    (0, 1),
-                    marker=(threshold, f"configured {threshold:g}"),
-                    y_format=charts.percent,
-                )
+                else sweep_chart(f"{task} · {scorer}", found.answers, threshold)
             )
         cells.append(
-            charts.line_chart(
-                f"{task}: reliability",
-                "confidence (bin midpoint, 10 bins)",
-                "share right (out of scope: wrong)",
+            reliability_chart(
+                task,
                 [  # the product's scorers first (the colours of the sweeps), the baseline last
                     (name, reliability_points(r.answers))
                     for name, r in sorted(scorers.items(), key=lambda item: item[0] == "baseline")
                 ],
-                (0, 1),
-                (0, 1),
-                diagonal="perfect calibration",
-                dots=True,
-                y_format=charts.percent,
             )
         )
     if small:
@@ -584,8 +599,6 @@ def small_json(small: Sequence[Any], threshold: float) -> list[dict[str, object]
 
 def small_cells(small: Sequence[Any], threshold: float, columns: int) -> list[str | None]:
     """A row per family: its threshold sweep, then its reliability (padded to the grid)."""
-    import charts
-
     cells: list[str | None] = []
     families = small_families(small)
     for name in ("public small KBs", "FAQ sets · every language"):
@@ -593,31 +606,8 @@ def small_cells(small: Sequence[Any], threshold: float, columns: int) -> list[st
         if not members:
             continue
         answers = [a for o in members for a in o.answers]
-        cells.append(
-            charts.line_chart(
-                f"{name}: answers by threshold",
-                "answer threshold (confidence ≥ threshold: answered)",
-                "share of questions",
-                sweep(answers),
-                (0, 1),
-                (0, 1),
-                marker=(threshold, f"configured {threshold:g}"),
-                y_format=charts.percent,
-            )
-        )
-        cells.append(
-            charts.line_chart(
-                f"{name}: reliability",
-                "confidence (bin midpoint, 10 bins)",
-                "share right (out of scope: wrong)",
-                [(name, reliability_points(answers))],
-                (0, 1),
-                (0, 1),
-                diagonal="perfect calibration",
-                dots=True,
-                y_format=charts.percent,
-            )
-        )
+        cells.append(sweep_chart(name, answers, threshold))
+        cells.append(reliability_chart(name, [(name, reliability_points(answers))]))
         cells += [None] * (columns - 2)
     return cells
 

@@ -208,16 +208,9 @@ def domain_cases(domain: Domain, *, languages: Sequence[str] = LOCALES) -> Itera
     """Per language, the domain's KB in that language alone and its questions; then
     Traditional questions against the Simplified KB; then every language in one KB (as the
     demo: the customer's question finds its own language's variant)."""
-    for language in languages:
-        if language in domain.questions:
-            yield Case(
-                f"{domain.name} {language}",
-                domain.name,
-                language,
-                domain_articles(domain, [language]),
-                domain.questions[language],
-            )
-    for label, (asked, kb) in CROSS.items():
+    pairs = [(lang, lang, lang) for lang in languages]
+    pairs += [(label, asked, kb) for label, (asked, kb) in CROSS.items()]
+    for label, asked, kb in pairs:
         if asked in domain.questions:
             yield Case(
                 f"{domain.name} {label}",
