@@ -33,12 +33,13 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class BotSettings:
-    # The bot's confidence is a calibrated probability that its answer is right (the index
-    # quizzes itself at build time; bench/bot_accuracy.py measures it on BANKING77 and
-    # CLINC150), so 0.5 means "answer when more likely right than wrong". There, lexical only,
-    # it answers 82-83 % of in-scope questions right and 2-2.5 % wrongly, and escalates 94 % of
-    # CLINC150's out-of-scope ones; the confidence runs a little under the share right, so a
-    # lower threshold would answer more, wrongly more often too.
+    # The bot's confidence is the probability that its answer is right at every KB size
+    # (knowledge_base/confidence.py; bench/bot_accuracy.py measures it on BANKING77, CLINC150
+    # and our multilingual FAQ sets, small KBs included), so 0.5 means "answer when more
+    # likely right than wrong". There, lexical only, it answers 83 % of the full sets'
+    # in-scope questions right and 2-2.6 % wrongly and escalates 94 % of CLINC150's
+    # out-of-scope ones; on small KBs it runs a little under the share right, so a lower
+    # threshold answers more, wrongly more often too (the threshold charts in the README).
     threshold: float = 0.5
     suggestions: int = 2
     max_misses: int = 2
