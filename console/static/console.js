@@ -2789,20 +2789,21 @@
     const editable = actions.includes("edit");
     $("kb-heading").textContent = article.title || article.id;
     const helpfulness = helpfulnessText(article);
-    $("kb-badges").replaceChildren(
+    // replaceChildren writes a null as the text "null": leave the missing ones out.
+    $("kb-badges").replaceChildren(...[
       kbStatusBadge(article.status),
       h("span", { class: "badge kb-locale" }, String(article.locale)),
       h("span", { class: "badge kb-version-badge" }, "Version " + article.version),
       helpfulness ? h("span", { class: "badge kb-helpfulness" }, helpfulness) : null,
-    );
-    $("kb-meta").replaceChildren(
+    ].filter(Boolean));
+    $("kb-meta").replaceChildren(...[
       h("span", { class: "reference" }, String(article.id)),
       h("span", null, article.published_version ? "Live: version " + article.published_version : "Not live: the bot does not use it"),
       article.updated_by ? h("span", null, "Saved by " + article.updated_by + " " + formatClock(article.updated_at)) : null,
       article.status_changed_by && article.status_changed_at
         ? h("span", null, (KB_STATUS_LABELS[article.status] || article.status) + " by " + article.status_changed_by + " " + formatClock(article.status_changed_at))
         : null,
-    );
+    ].filter(Boolean));
     renderKbVariants(article);
     renderKbPublished(article);
     $("kb-locale-field").hidden = true;
