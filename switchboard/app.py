@@ -230,6 +230,7 @@ def create_app(
     app.router.add_get("/console/console.js", _console_file("console.js", "application/javascript"))
     app.router.add_get("/console/console.css", _console_file("console.css", "text/css"))
     app.router.add_get("/console/reports.js", _console_file("reports.js", "application/javascript"))
+    app.router.add_get("/console/kb_try.js", _console_file("kb_try.js", "application/javascript"))
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app
 

@@ -2709,6 +2709,7 @@
   }
 
   function closeKbEditor() {
+    announceKbArticle(null);
     state.kb.article = null;
     state.kb.editing = false;
     state.kb.dirty = false;
@@ -2737,6 +2738,7 @@
     state.kb.article = null;
     showKbEditor();
     markKbSelection();
+    announceKbArticle(null);
     $("kb-heading").textContent = "New article";
     $("kb-badges").replaceChildren(kbStatusBadge("draft"));
     $("kb-meta").textContent = "A draft until it is published; the bot does not use it before then.";
@@ -2817,6 +2819,14 @@
     $("kb-diff").hidden = true;
     $("kb-record").hidden = false;
     loadKbVersions();
+    announceKbArticle(article);
+  }
+
+  // Files that add to the editor (kb_try.js) hear which article is open (null: none).
+  const kbArticleHooks = [];
+
+  function announceKbArticle(article) {
+    for (const hook of kbArticleHooks) hook(article);
   }
 
   function renderKbVariants(article) {
@@ -3878,8 +3888,8 @@
   }
 
   /**
-   * The little that views in other files (reports.js) need from this one. They load after this
-   * file and register their hooks with onView.
+   * The little that views in other files (reports.js, kb_try.js) need from this one. They load
+   * after this file and register their hooks with onView (and onKbArticle).
    */
   window.SwitchboardConsole = Object.freeze({
     api,
@@ -3891,6 +3901,12 @@
     report,
     onView(name, hooks) {
       viewHooks[name] = hooks;
+    },
+    // The knowledge-base editor, for kb_try.js.
+    isKbPublisher,
+    openKbArticle,
+    onKbArticle(hook) {
+      kbArticleHooks.push(hook);
     },
   });
 
