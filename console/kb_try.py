@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +21,14 @@ from bot import smalltalk
 from bot.assistant import BotContext, BotReply, Intent
 from bot.faq import FaqAssistant, summary
 from bot.templates import say
+from console.gaps import LOCALE_TAG
 from console.http import BadRequest, read_json
 from knowledge_base.coverage import OUTCOMES, Check, Coverage, check_coverage
 from knowledge_base.editor import can_publish
 from knowledge_base.index import IndexedArticle, Match, SearchIndex
 from knowledge_base.service import KnowledgeBase, indexed_article
 from routing.errors import Forbidden
+from routing.router import SMALLTALK
 from storage.db import RecordNotFound
 from storage.models import Agent, ArticleStatus
 from storage.repos import articles as article_repo
@@ -34,11 +36,11 @@ from storage.repos import articles as article_repo
 if TYPE_CHECKING:
     from console.api import ConsoleApi
 
+log = logging.getLogger("switchboard.kb")
+
 RANKED = 4  # the runner-up and the next ones shown after the bot's choice
 DEFAULT_CHANNEL = "webchat"
 CACHED = 32  # coverage reports remembered
-_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
-SMALLTALK = (Intent.GREET, Intent.THANKS, Intent.GOODBYE)
 
 
 class KbTryApi:
@@ -63,6 +65,7 @@ class KbTryApi:
         self.max_misses = max_misses
         self.channels = channels
         self._checking = asyncio.Lock()  # one coverage check at a time: each is CPU-bound
+        self._checks: dict[tuple[Any, ...], asyncio.Task[dict[str, Any]]] = {}
         self._cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._cached_index: SearchIndex | None = None
 
@@ -96,7 +99,7 @@ class KbTryApi:
                 f"question: customers may write at most {self.console.max_chars} characters",
             )
         locale = body.get("locale", "").strip() or None
-        if locale is not None and not _LOCALE.fullmatch(locale):
+        if locale is not None and not LOCALE_TAG.fullmatch(locale):
             raise BadRequest(
                 "bad_locale", f"locale must be a language tag like en or th-TH, got {locale!r}"
             )
@@ -175,34 +178,63 @@ class KbTryApi:
         # knowledge base as the bot answers from it now.
         judged = [v for v in variants if v is opened or v.status != ArticleStatus.ARCHIVED]
         index = self.kb.index
-        key = (article_id, locale, tuple((v.locale, v.version) for v in judged))
         if index is not self._cached_index:
             self._cache.clear()
             self._cached_index = index
-        if key not in self._cache:
-            async with self._checking:
-                if key not in self._cache:
-                    report = await asyncio.to_thread(
-                        functools.partial(
-                            check_coverage,
-                            [
-                                *(a for a in index.articles if a.id != article_id),
-                                *(indexed_article(v) for v in judged),
-                            ],
-                            article_id,
-                            threshold=self.threshold,
-                            semantic=self.kb.encoder,
-                            first_locale=locale,
-                            intercept=_smalltalk,
-                        )
-                    )
-                    while len(self._cache) >= CACHED:
-                        self._cache.pop(next(iter(self._cache)))
-                    self._cache[key] = _coverage_json(report, self.threshold)
+        key = (article_id, locale, tuple((v.locale, v.version) for v in judged))
+        body = self._cache.get(key)
+        if body is None:
+            running = (id(index), *key)  # the task holds the index: its id is not reused
+            task = self._checks.get(running)
+            if task is None:
+                articles = [
+                    *(a for a in index.articles if a.id != article_id),
+                    *(indexed_article(v) for v in judged),
+                ]
+                task = asyncio.create_task(
+                    self._check(index, key, articles, first_locale=locale), name="kb-coverage"
+                )
+                self._checks[running] = task
+                task.add_done_callback(lambda done: self._finished(running, done))
+            # A check outlives a request that stops waiting: it keeps the one slot until its
+            # thread is done (a thread cannot be stopped), and its report is kept.
+            body = await asyncio.shield(task)
         unpublished = any(v.version != v.published_version for v in judged)
         return web.json_response(
-            {"id": article_id, "locale": locale, "unpublished": unpublished, **self._cache[key]}
+            {"id": article_id, "locale": locale, "unpublished": unpublished, **body}
         )
+
+    async def _check(
+        self,
+        index: SearchIndex,
+        key: tuple[Any, ...],
+        articles: list[IndexedArticle],
+        *,
+        first_locale: str,
+    ) -> dict[str, Any]:
+        async with self._checking:
+            report = await asyncio.to_thread(
+                functools.partial(
+                    check_coverage,
+                    articles,
+                    key[0],
+                    threshold=self.threshold,
+                    semantic=self.kb.encoder,
+                    first_locale=first_locale,
+                    intercept=_smalltalk,
+                )
+            )
+        body = _coverage_json(report, self.threshold)
+        if self._cached_index is index:  # else the knowledge base moved on meanwhile
+            while len(self._cache) >= CACHED:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = body
+        return body
+
+    def _finished(self, running: tuple[Any, ...], task: asyncio.Task[dict[str, Any]]) -> None:
+        self._checks.pop(running, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("kb_coverage_failed", exc_info=task.exception())
 
 
 def _smalltalk(text: str) -> str | None:
