@@ -14,27 +14,16 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.templates import say
-from console.auth import create_agent
 from switchboard.app import KB, ROUTER
-from tests.conftest import PASSWORD
+from tests import test_kb_editor
 from tests.helpers import AgentApi, ChatClient
+from tests.test_kb_editor import staff
 
 TRY = "/api/v1/kb/try"
 ARTICLES = "/api/v1/kb/articles"
 COVERAGE = ARTICLES + "/{id}/{locale}/coverage"
 
-
-async def _staff(client: TestClient, email: str, role: str) -> AgentApi:
-    router = client.app[ROUTER]
-    await create_agent(
-        router.db, router.clock, email=email, name=email.split("@")[0], password=PASSWORD, role=role
-    )
-    return await AgentApi.login(client, email, PASSWORD)
-
-
-@pytest.fixture
-async def manager(client: TestClient) -> AgentApi:
-    return await _staff(client, "km@example.com", "knowledge_manager")
+manager = test_kb_editor.manager  # a knowledge manager, signed in (fixture)
 
 
 async def _try(api: AgentApi, question: str, expect: int = 200, **more: Any) -> Any:
@@ -144,7 +133,7 @@ async def test_a_draft_is_not_what_the_bot_answers_from(
 async def test_only_knowledge_managers_and_admins_may_ask(
     client: TestClient, role: str, status: int
 ) -> None:
-    api = await _staff(client, f"{role}@example.com", role)
+    api = await staff(client, f"{role}@example.com", role)
     spec = json.loads(await (await client.get("/api/v1/openapi.json")).text())
     routes = [
         ("post", TRY, {"json": {"question": "How can I track my order?"}}),

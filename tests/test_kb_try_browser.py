@@ -16,22 +16,17 @@ from collections.abc import Awaitable, Callable
 
 from playwright.async_api import expect
 
-from console.auth import create_agent
-from routing.clock import SystemClock
-from storage.db import Database
 from switchboard.settings import Settings
 from tests import test_browser as browser
-from tests.conftest import PASSWORD
 from tests.test_browser import Chromium
 from tests.test_console_browser import artifacts_dir, sign_in_as
+from tests.test_kb_browser import MANAGER_EMAIL, MANAGER_NAME, add_manager
 
 database_url = browser.database_url
 serve = browser.serve
 chromium_path = browser.chromium_path
 chromium = browser.chromium
 
-MANAGER_EMAIL = "kim@example.com"
-MANAGER_NAME = "Kim Manager"
 QUESTION = "How can I track my order?"
 LONELY = "Is my cockatoo allowed a bath with you?"  # shares no word with another phrasing
 PERCENT = re.compile(r"^\d{1,3}%$")
@@ -43,18 +38,7 @@ async def test_the_try_box_and_an_articles_coverage(
     settings: Settings,
 ) -> None:
     base_url = await serve(settings)
-    db = Database(settings.effective_database_url)
-    try:
-        await create_agent(
-            db,
-            SystemClock(),
-            email=MANAGER_EMAIL,
-            name=MANAGER_NAME,
-            password=PASSWORD,
-            role="knowledge_manager",
-        )
-    finally:
-        await db.dispose()
+    await add_manager(settings)
 
     # ---------------------------------------------------------------- try a question
     manager = await sign_in_as(chromium, base_url, MANAGER_EMAIL, MANAGER_NAME)
