@@ -29,7 +29,7 @@ chromium = browser.chromium
 
 QUESTION = "How can I track my order?"
 LONELY = "Is my cockatoo allowed a bath with you?"  # shares no word with another phrasing
-PERCENT = re.compile(r"^\d{1,3}%$")
+PERCENT = re.compile(r"^(\d{1,3}|<1)%$")
 
 
 async def test_the_try_box_and_an_articles_coverage(

@@ -31,8 +31,10 @@
   };
   const view = { trySeq: 0, coverageSeq: 0, article: null };
 
+  /** A confidence as a percentage; a small one that is not nothing reads "<1%", not "0%". */
   function pct(value) {
-    return Math.round(Number(value || 0) * 100) + "%";
+    const n = Number(value || 0);
+    return n > 0 && n < 0.005 ? "<1%" : Math.round(n * 100) + "%";
   }
 
   /** A bar filled to the confidence, with a tick at the threshold. */
