@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from knowledge_base.text import STOPWORDS, normalize
 
-__all__ = ["content_words", "document_frequency", "top_terms"]
+__all__ = ["content_words", "document_frequency", "thai_dictionary", "top_terms"]
 
 _THAI = "\u0e00-\u0e7f"
 _HAN = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # with kana: jieba keeps runs
@@ -109,6 +109,11 @@ def top_terms(
             if len(picked) == limit:
                 break
     return picked
+
+
+def thai_dictionary() -> frozenset[str]:
+    """The words a Thai keyword may be: the dictionary PyThaiNLP ships."""
+    return _thai()[1]
 
 
 def _word(token: str) -> str:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from pythainlp.corpus import thai_words
 
 from channels.base import InboundMessage
 from channels.buttons import feedback_labels
 from knowledge_base.gaps import cluster, title_of
+from knowledge_base.keywords import thai_dictionary
 from storage.repos.gaps import GapQuestion
 from switchboard.app import ROUTER
 from tests.helpers import AgentApi
@@ -203,7 +203,7 @@ def test_thai_and_chinese_chips_are_whole_words_not_character_fragments() -> Non
     every_thai = {chip for chips in thai for chip in chips}
     assert not {"ดตาม", "ติดต", "พัสด", "สดุ"} & every_thai
     # Every chip is a word of the dictionary PyThaiNLP ships, and none a particle.
-    assert every_thai <= thai_words() and not {"ครับ", "ค่ะ", "ยังไง", "ที่ไหน"} & every_thai
+    assert every_thai <= thai_dictionary() and not {"ครับ", "ค่ะ", "ยังไง", "ที่ไหน"} & every_thai
     assert all("退货" in chips for chips in chinese)
     assert not any(c in chip for chips in chinese for chip in chips for c in "么怎吗我")
 
