@@ -28,7 +28,7 @@ MAX_LIMIT = 500
 MAX_QUESTIONS = 20_000  # per source: the report's bound on work
 DRAFT_BODY = "TODO: answer"
 DRAFT_TAGS = ["from-gap"]
-_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")  # en, th-TH, zh-Hant
 CSV_FIELDS = [
     "key",
     "locale",
@@ -116,7 +116,7 @@ class GapsApi:
         if until - since > timedelta(days=MAX_DAYS):
             raise BadRequest("bad_since", f"since: the range is limited to {MAX_DAYS} days")
         locale = query.get("locale") or None
-        if locale is not None and not _LOCALE.fullmatch(locale):
+        if locale is not None and not LOCALE_TAG.fullmatch(locale):
             raise BadRequest(
                 "bad_locale", f"locale must be a language tag like en or th-TH, got {locale!r}"
             )

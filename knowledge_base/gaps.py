@@ -12,13 +12,14 @@ second.
 A cluster's representative is its medoid (the question with the highest total similarity to
 the others, which under cosine is the one nearest the members' sum), its key a hash of that
 question, so the same gap keeps its key from one report to the next while it stays the same.
+Its keywords (``top_terms``) are whole words, Thai and Chinese ones cut by a dictionary
+segmenter (see ``knowledge_base.keywords``), never the n-grams the clustering compares.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Protocol
 import numpy as np
 from scipy import sparse
 
+from knowledge_base import keywords
 from knowledge_base.text import features, normalize
 
 __all__ = ["Cluster", "Example", "Question", "cluster"]
@@ -103,22 +105,23 @@ def _cluster(locale: str, items: list[Question], threshold: float) -> list[Clust
         phrasings.setdefault(normalize(item.text), []).append(item)
     # Most asked first, then oldest: a common phrasing leads, and the order is deterministic.
     keys = sorted(phrasings, key=lambda k: (-len(phrasings[k]), _first(phrasings[k]), k))
-    matrix, vocabulary = _tfidf([phrasings[k][0].text for k in keys])
+    texts = [phrasings[k][0].text for k in keys]
+    matrix = _tfidf(texts)
     weight = np.array([len(phrasings[k]) for k in keys], dtype=np.float64)
     labels = _leaders(matrix, threshold)
     for step in (_recentre, _recentre, _merge, _recentre):
         labels = step(matrix, labels, weight, threshold)
-    terms = {index: name for name, index in vocabulary.items()}
+    words = keywords.document_frequency(texts)  # keywords: what sets a cluster apart
     clusters = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         clusters.append(
-            _describe(locale, matrix, members, weight, [phrasings[keys[m]] for m in members], terms)
+            _describe(locale, matrix, members, weight, [phrasings[keys[m]] for m in members], words)
         )
     return clusters
 
 
-def _tfidf(texts: Sequence[str]) -> tuple[sparse.csr_matrix, dict[str, int]]:
+def _tfidf(texts: Sequence[str]) -> sparse.csr_matrix:
     """Rows L2-normalised (sublinear tf, smoothed idf), so a dot product is the cosine."""
     feats = [features(text) for text in texts]
     vocabulary: dict[str, int] = {}
@@ -131,8 +134,7 @@ def _tfidf(texts: Sequence[str]) -> tuple[sparse.csr_matrix, dict[str, int]]:
     values = (1 + np.log(counts)) * idf[cols] if len(cols) else counts
     norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(feats)))
     values = values / np.where(norms > 0, norms, 1.0)[rows]
-    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(len(feats), len(vocabulary)))
-    return matrix, vocabulary
+    return sparse.csr_matrix((values, (rows, cols)), shape=(len(feats), len(vocabulary)))
 
 
 def _leaders(matrix: sparse.csr_matrix, threshold: float) -> np.ndarray:
@@ -244,7 +246,7 @@ def _describe(
     members: np.ndarray,
     weight: np.ndarray,
     groups: list[list[Question]],
-    terms: dict[int, str],
+    words: tuple[Counter[str], int],
 ) -> Cluster:
     rows = matrix[members]
     total = sparse.csr_matrix(weight[members] @ rows)  # the members' (weighted) sum
@@ -269,32 +271,12 @@ def _describe(
         title=title_of(representative),
         examples=examples,
         questions=list(dict.fromkeys(g[0].text.strip() for g in ranked))[:DRAFT_QUESTIONS],
-        top_terms=_top_terms(total, terms),
+        top_terms=keywords.top_terms([(g[0].text, len(g)) for g in ranked], *words, limit=TERMS),
         nearest_article_id=min(best, key=lambda a: (-best[a], a)) if best else None,
         first_at=min(q.created_at for q in everything),
         last_at=max(q.created_at for q in everything),
         conversation_ids=conversations,
     )
-
-
-def _top_terms(total: sparse.csr_matrix, terms: dict[int, str]) -> list[str]:
-    """The heaviest words of the cluster's centre (for Thai and Chinese: character runs, the
-    longer the better, never one starting with a vowel or tone mark); a term inside a heavier
-    one is left out."""
-    scored = []
-    for col, value in zip(total.indices, total.data, strict=True):
-        kind, _, term = terms[int(col)].partition(":")
-        if kind == "w" or (
-            kind == "n" and len(term) > 1 and not unicodedata.category(term[0]).startswith("M")
-        ):
-            scored.append((-value * (len(term) if kind == "n" else 1), term))
-    picked: list[str] = []
-    for _score, term in sorted(scored):
-        if not any(term in other or other in term for other in picked):
-            picked.append(term)
-            if len(picked) == TERMS:
-                break
-    return picked
 
 
 def title_of(question: str) -> str:

@@ -20,8 +20,9 @@ from knowledge_base.editor import KnowledgeEditor
 from knowledge_base.index import IndexedArticle, Match, SearchIndex
 from knowledge_base.semantic import Encoder
 from storage.db import Database
-from storage.models import ArticleStatus
+from storage.models import Article, ArticleStatus
 from storage.repos import articles as article_repo
+from storage.repos.articles import Published
 
 log = logging.getLogger("switchboard.kb")
 
@@ -40,6 +41,11 @@ class KnowledgeBase:
     def index(self) -> SearchIndex:
         return self._index
 
+    @property
+    def encoder(self) -> Encoder | None:
+        """The sentence encoder the indexes are built with, or None."""
+        return self._semantic
+
     def search(
         self, question: str, limit: int = 5, locales: Sequence[str] | None = None
     ) -> list[Match]:
@@ -53,17 +59,7 @@ class KnowledgeBase:
                 if revision == self._revision and not force:
                     return False
                 rows = await article_repo.published(session)
-            indexed = [
-                IndexedArticle(
-                    id=r.id,
-                    locale=r.locale,
-                    title=r.title,
-                    body=markdown.to_text(r.body),  # channels show no Markdown
-                    questions=tuple(r.questions),
-                    tags=tuple(r.tags),
-                )
-                for r in rows
-            ]
+            indexed = [indexed_article(r) for r in rows]
             # Building is CPU work: keep the event loop answering meanwhile.
             self._index = await asyncio.to_thread(
                 functools.partial(SearchIndex, indexed, semantic=self._semantic)
@@ -99,3 +95,15 @@ class KnowledgeBase:
         return await editor.import_articles(
             articles, actor=actor, note=note, default_status=default_status, progress=progress
         )
+
+
+def indexed_article(row: Published | Article) -> IndexedArticle:
+    """An article version as the index holds it: the body as channels send it (no Markdown)."""
+    return IndexedArticle(
+        id=row.id,
+        locale=row.locale,
+        title=row.title,
+        body=markdown.to_text(row.body),
+        questions=tuple(row.questions or ()),
+        tags=tuple(row.tags or ()),
+    )

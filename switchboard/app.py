@@ -35,6 +35,7 @@ from console.api import ConsoleApi
 from console.canned import CannedApi
 from console.http import errors_middleware
 from console.kb import KbApi
+from console.kb_try import RANKED, KbTryApi
 from console.privacy import PrivacyApi
 from console.ws import ConsoleSocket
 from ivr.engine import Engine
@@ -229,6 +230,7 @@ def create_app(
     app.router.add_get("/console/console.js", _console_file("console.js", "application/javascript"))
     app.router.add_get("/console/console.css", _console_file("console.css", "text/css"))
     app.router.add_get("/console/reports.js", _console_file("reports.js", "application/javascript"))
+    app.router.add_get("/console/kb_try.js", _console_file("kb_try.js", "application/javascript"))
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app
 
@@ -241,9 +243,12 @@ def _config_path(name: str) -> Path:
     return path
 
 
-def _faq(settings: Settings, kb: KnowledgeBase) -> FaqAssistant:
+def _faq(settings: Settings, kb: KnowledgeBase, suggestions: int | None = None) -> FaqAssistant:
+    """The embedded bot; ``suggestions``: other articles it lists (default bot.suggestions)."""
     return FaqAssistant(
-        kb, default_locale=settings.bot.default_locale, suggestions=settings.bot.suggestions
+        kb,
+        default_locale=settings.bot.default_locale,
+        suggestions=settings.bot.suggestions if suggestions is None else suggestions,
     )
 
 
@@ -471,6 +476,14 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
     CannedApi(console_api).add_routes(app)
     PrivacyApi(console_api).add_routes(app)
     KbApi(console_api, app[KB]).add_routes(app)
+    channels = app[CHANNELS]
+    KbTryApi(
+        console_api,
+        app[KB],
+        _faq(settings, app[KB], suggestions=RANKED),  # the bot's choice, and the runners-up
+        max_misses=lambda name: channels.traits(name).max_misses or router.policy.max_misses,
+        channels=channels.names,
+    ).add_routes(app)
     ConsoleSocket(router, hub).add_routes(app)
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from channels.base import InboundMessage
 from channels.buttons import feedback_labels
 from knowledge_base.gaps import cluster, title_of
+from knowledge_base.keywords import thai_dictionary
 from storage.repos.gaps import GapQuestion
 from switchboard.app import ROUTER
 from tests.helpers import AgentApi
@@ -155,6 +160,84 @@ def test_titles_read_like_article_titles() -> None:
 def test_nothing_to_cluster() -> None:
     assert cluster([]) == []
     assert cluster([_question("   ", "en", 0)]) == []
+
+
+# ---- keyword chips -----------------------------------------------------------------------
+
+TRACKING_TH = [  # Thai: where is my parcel, how do I track it
+    "ติดตามพัสดุได้อย่างไร",
+    "พัสดุของฉันอยู่ที่ไหนครับ",
+    "อยากติดตามพัสดุค่ะ",
+    "เช็คพัสดุยังไง",
+    "ขอเลขติดตามพัสดุหน่อยครับ",
+    "พัสดุยังไม่มาเลย ติดตามได้ที่ไหน",
+]
+RETURNS_ZH = [
+    "怎么退货？",
+    "我想退货",
+    "退货怎么操作",
+    "可以退货吗",
+    "这个商品能退货吗",
+    "申请退货要多久",
+]
+TRACKING_FA = [
+    "سفارشم کجاست؟",
+    "چطوری سفارشم را پیگیری کنم؟",
+    "پیگیری سفارش",
+    "کد رهگیری سفارشم رو از کجا بگیرم؟",
+]
+
+
+def _chips(texts: list[str], locale: str) -> list[list[str]]:
+    """Each cluster's keyword chips, biggest cluster first."""
+    found = cluster([_question(t, locale, n) for n, t in enumerate(texts)])
+    assert sum(c.count for c in found) == len(texts)
+    return [c.top_terms for c in found]
+
+
+def test_thai_and_chinese_chips_are_whole_words_not_character_fragments() -> None:
+    thai = _chips(TRACKING_TH, "th")
+    chinese = _chips(RETURNS_ZH, "zh")
+
+    assert {"ติดตาม", "พัสดุ"} <= set(thai[0])
+    every_thai = {chip for chips in thai for chip in chips}
+    assert not {"ดตาม", "ติดต", "พัสด", "สดุ"} & every_thai
+    # Every chip is a word of the dictionary PyThaiNLP ships, and none a particle.
+    assert every_thai <= thai_dictionary() and not {"ครับ", "ค่ะ", "ยังไง", "ที่ไหน"} & every_thai
+    assert all("退货" in chips for chips in chinese)
+    assert not any(c in chip for chips in chinese for chip in chips for c in "么怎吗我")
+
+
+def test_english_and_persian_chips_keep_their_words_without_function_words() -> None:
+    [persian] = _chips(TRACKING_FA, "fa")
+    english = _chips(
+        ["I didn't get my parcel", "where's my parcel?", "parcel not delivered", "lost parcel"],
+        "en",
+    )
+
+    assert {"سفارشم", "پیگیری"} <= set(persian)
+    assert not {"را", "رو", "از", "کجا", "چطوری"} & set(persian)
+    assert all(chips[0] == "parcel" for chips in english)
+    assert not {"didn", "didn't", "t", "where's", "my"} & {c for chips in english for c in chips}
+
+
+def test_the_segmenters_neither_download_nor_write_anything(tmp_path: Path) -> None:
+    script = (
+        "from knowledge_base.keywords import content_words;"
+        "print(content_words('ติดตามพัสดุได้อย่างไร'), content_words('怎么退货'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "HOME": str(tmp_path)},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert "ติดตาม" in done.stdout and "退货" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # no ~/pythainlp-data, no cache
 
 
 # ---- through the router and the API ------------------------------------------------------

@@ -70,18 +70,7 @@ async def test_knowledge_base_from_draft_to_bot_answer_versions_files_and_gaps(
     settings: Settings,
 ) -> None:
     base_url = await serve(settings)
-    db = Database(settings.effective_database_url)
-    try:
-        await create_agent(
-            db,
-            SystemClock(),
-            email=MANAGER_EMAIL,
-            name=MANAGER_NAME,
-            password=PASSWORD,
-            role="knowledge_manager",
-        )
-    finally:
-        await db.dispose()
+    await add_manager(settings)
 
     # ---------------------------------------------------------------- an agent writes a draft
     agent = await sign_in_as(chromium, base_url, "agent1@example.com", "Agent 1")
@@ -351,6 +340,22 @@ async def test_knowledge_base_from_draft_to_bot_answer_versions_files_and_gaps(
     await expect(manager.locator("#kb-questions")).to_have_value(
         re.compile(re.escape(UNANSWERABLE))
     )
+
+
+async def add_manager(settings: Settings) -> None:
+    """Kim, a knowledge manager, in the served database."""
+    db = Database(settings.effective_database_url)
+    try:
+        await create_agent(
+            db,
+            SystemClock(),
+            email=MANAGER_EMAIL,
+            name=MANAGER_NAME,
+            password=PASSWORD,
+            role="knowledge_manager",
+        )
+    finally:
+        await db.dispose()
 
 
 async def _indexed_articles(base_url: str) -> int:

@@ -27,7 +27,8 @@ PARROT = {
 }
 
 
-async def _staff(client: TestClient, email: str, role: str) -> AgentApi:
+async def staff(client: TestClient, email: str, role: str) -> AgentApi:
+    """A signed-in staff member of ``role``, new."""
     router = client.app[ROUTER]
     await create_agent(
         router.db, router.clock, email=email, name=email.split("@")[0], password=PASSWORD, role=role
@@ -37,7 +38,7 @@ async def _staff(client: TestClient, email: str, role: str) -> AgentApi:
 
 @pytest.fixture
 async def manager(client: TestClient) -> AgentApi:
-    return await _staff(client, "km@example.com", "knowledge_manager")
+    return await staff(client, "km@example.com", "knowledge_manager")
 
 
 async def _act(api: AgentApi, key: str, action: str, expect: int = 200, **body: Any) -> Any:

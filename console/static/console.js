@@ -2709,6 +2709,7 @@
   }
 
   function closeKbEditor() {
+    announceKbArticle(null);
     state.kb.article = null;
     state.kb.editing = false;
     state.kb.dirty = false;
@@ -2737,6 +2738,7 @@
     state.kb.article = null;
     showKbEditor();
     markKbSelection();
+    announceKbArticle(null);
     $("kb-heading").textContent = "New article";
     $("kb-badges").replaceChildren(kbStatusBadge("draft"));
     $("kb-meta").textContent = "A draft until it is published; the bot does not use it before then.";
@@ -2789,20 +2791,21 @@
     const editable = actions.includes("edit");
     $("kb-heading").textContent = article.title || article.id;
     const helpfulness = helpfulnessText(article);
-    $("kb-badges").replaceChildren(
+    // replaceChildren writes a null as the text "null": leave the missing ones out.
+    $("kb-badges").replaceChildren(...[
       kbStatusBadge(article.status),
       h("span", { class: "badge kb-locale" }, String(article.locale)),
       h("span", { class: "badge kb-version-badge" }, "Version " + article.version),
       helpfulness ? h("span", { class: "badge kb-helpfulness" }, helpfulness) : null,
-    );
-    $("kb-meta").replaceChildren(
+    ].filter(Boolean));
+    $("kb-meta").replaceChildren(...[
       h("span", { class: "reference" }, String(article.id)),
       h("span", null, article.published_version ? "Live: version " + article.published_version : "Not live: the bot does not use it"),
       article.updated_by ? h("span", null, "Saved by " + article.updated_by + " " + formatClock(article.updated_at)) : null,
       article.status_changed_by && article.status_changed_at
         ? h("span", null, (KB_STATUS_LABELS[article.status] || article.status) + " by " + article.status_changed_by + " " + formatClock(article.status_changed_at))
         : null,
-    );
+    ].filter(Boolean));
     renderKbVariants(article);
     renderKbPublished(article);
     $("kb-locale-field").hidden = true;
@@ -2816,6 +2819,14 @@
     $("kb-diff").hidden = true;
     $("kb-record").hidden = false;
     loadKbVersions();
+    announceKbArticle(article);
+  }
+
+  // Files that add to the editor (kb_try.js) hear which article is open (null: none).
+  const kbArticleHooks = [];
+
+  function announceKbArticle(article) {
+    for (const hook of kbArticleHooks) hook(article);
   }
 
   function renderKbVariants(article) {
@@ -3877,8 +3888,8 @@
   }
 
   /**
-   * The little that views in other files (reports.js) need from this one. They load after this
-   * file and register their hooks with onView.
+   * The little that views in other files (reports.js, kb_try.js) need from this one. They load
+   * after this file and register their hooks with onView (and onKbArticle).
    */
   window.SwitchboardConsole = Object.freeze({
     api,
@@ -3890,6 +3901,12 @@
     report,
     onView(name, hooks) {
       viewHooks[name] = hooks;
+    },
+    // The knowledge-base editor, for kb_try.js.
+    isKbPublisher,
+    openKbArticle,
+    onKbArticle(hook) {
+      kbArticleHooks.push(hook);
     },
   });
 
