@@ -42,6 +42,8 @@ class Driver(Protocol):
     ) -> tuple[bytes, dict[str, str]]: ...
     def press(self, user: str, button: str) -> tuple[bytes, dict[str, str]]: ...
     def media(self, user: str) -> tuple[bytes, dict[str, str]]: ...
+    def wordless(self, user: str) -> tuple[bytes, dict[str, str]]: ...
+    def opener(self, user: str) -> tuple[bytes, dict[str, str]]: ...
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]: ...
     def sent(self) -> list[Sent]: ...
     def rate_limit(self, n: int) -> None: ...
@@ -82,6 +84,16 @@ class MessengerDriver:
 
     def media(self, user: str) -> tuple[bytes, dict[str, str]]:
         return self.events.media_message(user, [("image", "https://cdn.fb.test/receipt.jpg")])
+
+    def wordless(self, user: str) -> tuple[bytes, dict[str, str]]:
+        """A sticker: an image attachment with its sticker id."""
+        event = self.events.media_event(user, [("image", "https://cdn.fb.test/sticker.png")])
+        event["message"]["attachments"][0]["payload"]["sticker_id"] = 369239263222822
+        return self.events.signed(event)
+
+    def opener(self, user: str) -> tuple[bytes, dict[str, str]]:
+        """The Get Started button on the welcome screen."""
+        return self.events.postback(user, "Get Started", "GET_STARTED")
 
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, "X-Hub-Signature-256": fb.sign("not-the-app-secret", body)}
@@ -141,6 +153,12 @@ class WhatsAppDriver:
             self.app_secret, wa_id=user, media_id=media_id, mime_type="image/png"
         )
 
+    def wordless(self, user: str) -> tuple[bytes, dict[str, str]]:
+        return wa.location_webhook(self.app_secret, wa_id=user)
+
+    def opener(self, user: str) -> tuple[bytes, dict[str, str]]:
+        return wa.welcome_webhook(self.app_secret, wa_id=user)
+
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, "X-Hub-Signature-256": wa.sign("not-the-app-secret", body)}
 
@@ -194,6 +212,12 @@ class LineDriver:
 
     def media(self, user: str) -> tuple[bytes, dict[str, str]]:
         return self.fake.media_message(user, b"\xff\xd8 receipt", "image")
+
+    def wordless(self, user: str) -> tuple[bytes, dict[str, str]]:
+        return self.fake.sticker_message(user)
+
+    def opener(self, user: str) -> tuple[bytes, dict[str, str]]:
+        return self.fake.follow(user)
 
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, "X-Line-Signature": ln.sign("not-the-channel-secret", body)}
@@ -259,6 +283,12 @@ class TelegramDriver:
     def media(self, user: str) -> tuple[bytes, dict[str, str]]:
         photo = self.fake.add_file(b"\xff\xd8 receipt", "photos/receipt.jpg")
         return tgu.signed(self.secret, tgu.photo_update([photo], sender=self.users[user]))
+
+    def wordless(self, user: str) -> tuple[bytes, dict[str, str]]:
+        return tgu.signed(self.secret, tgu.sticker_update(sender=self.users[user]))
+
+    def opener(self, user: str) -> tuple[bytes, dict[str, str]]:
+        return tgu.signed(self.secret, tgu.text_update("/start", sender=self.users[user]))
 
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, tgu.SECRET_HEADER: "not-the-secret"}
