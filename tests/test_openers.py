@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.templates import say
+from bot.templates import TEMPLATES, say
 from channels.line_events import FOLLOWED_TEXT
 from storage.models import Conversation
 from switchboard.app import ROUTER, create_app
@@ -126,6 +126,51 @@ async def test_with_an_agent_media_goes_to_the_agent_and_the_bot_stays_quiet(des
     assert [m for m in history if m["direction"] == "inbound"][1]["meta"]["attachments"]
     assert not [m for m in history if m["kind"] == "bot_answer"]
     assert len(desk.driver.sent()) == before
+
+
+async def test_a_first_hi_is_small_talk_never_a_miss(desk: Desk) -> None:
+    user = desk.driver.new_user()
+
+    await desk.post(desk.driver.text(user, "hi"))
+
+    [greeting] = await desk.sent(1)
+    assert greeting.text == GREETING
+    conv = await desk.conversation()
+    assert (await _stored(desk.client, conv["id"])).bot_misses == 0
+
+
+# ---- the first words on WhatsApp, in the languages people greet in ----------------------
+
+
+@pytest.mark.parametrize("driver", ["whatsapp"], indirect=True)
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("hi", "en"),
+        ("Hello!", "en"),
+        ("Hi there 👋", "en"),
+        ("¡Hola!", None),  # no Spanish templates: a greeting in a language we have
+        ("Bonjour", None),
+        ("สวัสดีครับ", "th"),
+        ("你好", "zh"),
+        ("سلام", "fa"),
+    ],
+)
+async def test_a_first_greeting_on_whatsapp_is_answered_in_kind(
+    desk: Desk, text: str, locale: str | None
+) -> None:
+    user = desk.driver.new_user()
+
+    await desk.post(desk.driver.text(user, text))
+
+    [greeting] = await desk.sent(1)
+    if locale is None:
+        assert greeting.text in {say("greet", known) for known in TEMPLATES}
+    else:
+        assert greeting.text == say("greet", locale)
+    conv = await desk.conversation()
+    assert conv["status"] == "bot"
+    assert (await _stored(desk.client, conv["id"])).bot_misses == 0
 
 
 # ---- Telegram ----------------------------------------------------------------------------
