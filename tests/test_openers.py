@@ -1,7 +1,8 @@
 """Messages with no question in them, end to end through the real app and each provider's
 local stand-in: a platform's opener (Telegram /start, Messenger's Get Started, LINE's follow,
 WhatsApp's welcome request) and a first "hi" get the greeting, media without words gets a
-request for words, and none of them is a miss of the bot's."""
+request for words, and none of them is a miss of the bot's (an MMS without words: see
+test_sms_flow.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from switchboard.app import ROUTER, create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
 from tests.fakes import telegram_updates as tgu
-from tests.fakes.twilio import FakeTwilio
-from tests.fakes.twilio_webhooks import inbound_sms, signed
 from tests.helpers import AgentApi, eventually
 from tests.messenger_drivers import (
     MESSENGERS,
@@ -278,37 +277,3 @@ async def test_messengers_get_started_payload_is_a_setting(
     assert greeting.text == GREETING
     conv = await desk.conversation()
     assert conv["messages"][1]["meta"]["event"] == "opener"
-
-
-# ---- SMS: the same rule in the core ------------------------------------------------------
-
-
-async def test_an_mms_picture_without_words_asks_for_words(
-    aiohttp_client: Any, make_settings: Callable[..., Settings]
-) -> None:
-    async with FakeTwilio() as twilio:
-        settings = make_settings(
-            public_url="https://support.acme.test", twilio=twilio.settings("+15005550006")
-        )
-        await seed(settings.effective_database_url)
-        client = await aiohttp_client(create_app(settings))
-        for _ in range(2):
-            sms = inbound_sms(
-                account_sid=twilio.account_sid,
-                from_="+66812345678",
-                to="+15005550006",
-                body="",
-                media=[("https://api.twilio.test/Media/ME1", "image/jpeg")],
-            )
-            url = "https://support.acme.test/webhooks/twilio/sms"
-            request = signed(twilio.auth_token, url, sms)
-            resp = await client.post(
-                "/webhooks/twilio/sms", data=request.body, headers=request.headers
-            )
-            assert resp.status == 200
-
-        sent = await eventually(lambda: twilio.sent if len(twilio.sent) >= 2 else None)
-        agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
-
-    assert [s.body for s in sent] == [WORDS_PLEASE] * 2
-    assert (await agent.queue())["items"] == []
