@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.assistant import Intent
 from knowledge_base.text import normalize
@@ -58,6 +59,48 @@ _SMALLTALK: dict[Intent, tuple[str, ...]] = {
         "درود",
         "سلام علیکم",
         "وقت بخیر",
+        # The first words customers elsewhere send a business's number or page.
+        "good day",
+        "greetings",
+        "howdy",
+        "hola",
+        "buenas",
+        "buenos dias",
+        "buenos días",
+        "buenas tardes",
+        "buenas noches",
+        "olá",
+        "ola",
+        "oi",
+        "bom dia",
+        "boa tarde",
+        "bonjour",
+        "salut",
+        "hallo",
+        "guten tag",
+        "moin",
+        "ciao",
+        "buongiorno",
+        "halo",
+        "hai",
+        "selamat pagi",
+        "xin chào",
+        "merhaba",
+        "namaste",
+        "mingalaba",
+        "salam",
+        "assalamualaikum",
+        "مرحبا",
+        "السلام عليكم",
+        "привет",
+        "здравствуйте",
+        "こんにちは",
+        "안녕하세요",
+        "哈喽",
+        "你好呀",
+        "大家好",
+        "👋",
+        "🙋",
     ),
     Intent.THANKS: (
         "thanks",
@@ -108,12 +151,29 @@ _ASKS_ABOUT_HOURS = re.compile(
     r"\b(?:when|what time|which hours|opening hours|hours|available)\b"
     r"|กี่โมง|เวลาไหน|เวลาทำการ|ช่องทางไหน|几点|什么时候|营业时间|چه ساعتی|چه زمانی|ساعت کاری"
 )
-_STRIP = re.compile(r"[\s!?.,。！？،؟~]+")
+_STRIP = re.compile(r"[\s!?.,。！？،؟~¡¿:;)(]+")
 _THAI_PARTICLES = re.compile(r"(ครับ|ค่ะ|คะ|นะ|จ้า)+$")
+# Words that may follow a greeting without making it a question ("hi there", "hello team").
+_ADDRESSEES = frozenset(
+    {"there", "all", "everyone", "everybody", "team", "guys", "folks", "friend", "sir", "madam"}
+)
 
 
 def _key(text: str) -> str:
     return _STRIP.sub(" ", normalize(text)).strip()
+
+
+def _bare_greeting(key: str) -> str:
+    """``key`` without emoji and other symbols ("hi 👋"), and without the people a greeting
+    is addressed to ("hi there"); what is left is looked up again."""
+    kept = "".join(
+        " " if unicodedata.category(ch) in ("So", "Sk") or ch in "\u200d\ufe0f" else ch
+        for ch in key
+    )
+    words = kept.split()
+    while len(words) > 1 and words[-1] in _ADDRESSEES:
+        words.pop()
+    return " ".join(words)
 
 
 _LOOKUP = {_key(p): intent for intent, phrases in _SMALLTALK.items() for p in phrases}
@@ -133,4 +193,7 @@ def classify(text: str) -> Intent | None:
     bare = _THAI_PARTICLES.sub("", key.replace(" ", ""))
     if bare and bare in _LOOKUP:
         return _LOOKUP[bare]
+    greeting = _bare_greeting(key)
+    if greeting != key and _LOOKUP.get(greeting) is Intent.GREET:
+        return Intent.GREET
     return None

@@ -26,6 +26,7 @@ __all__ = [
     "DeliveryReceipt",
     "Handle",
     "InboundMessage",
+    "MessageKind",
     "OutboundMessage",
     "PermanentChannelError",
     "Report",
@@ -40,7 +41,19 @@ class Control(enum.StrEnum):
 
     OPT_OUT = "opt_out"  # STOP, UNSUBSCRIBE, CANCEL, END, QUIT
     OPT_IN = "opt_in"  # START, UNSTOP
-    HELP = "help"  # HELP, INFO
+    HELP = "help"  # HELP, INFO; Telegram's /help
+
+
+class MessageKind(enum.StrEnum):
+    """What a message is to the router, whatever the provider called it."""
+
+    TEXT = "text"  # words the customer wrote or a button they pressed (files may come along)
+    # The customer opened the chat (Telegram's /start, Messenger's Get Started, LINE's follow,
+    # WhatsApp's welcome request): greeted, never asked of the bot, never a miss.
+    OPENER = "opener"
+    # Something without words whose ``text`` only describes it (a sticker, a location, a
+    # contact card, a poll): like a picture without a caption, nothing the bot can answer.
+    MEDIA = "media"
 
 
 @dataclass(frozen=True)
@@ -79,10 +92,18 @@ class InboundMessage:
     thread_ids: tuple[str, ...] = ()  # provider ids of earlier messages this one answers
     subject: str | None = None
     automatic: str | None = None  # why this was sent by a machine (auto-reply, bounce, list)
-    control: Control | None = None  # a keyword the channel recognised (SMS STOP/START/HELP)
+    control: Control | None = None  # a keyword the channel recognised (SMS STOP/START/HELP, /help)
     phone: str | None = None  # an E.164 number the customer shared: links their phone identities
     attachments: tuple[Attachment, ...] = ()
+    kind: MessageKind = MessageKind.TEXT
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def media_only(self) -> bool:
+        """Media without words: files without a text or caption, or a ``MEDIA`` message."""
+        if self.kind is MessageKind.MEDIA:
+            return True
+        return self.kind is MessageKind.TEXT and bool(self.attachments) and not self.text.strip()
 
 
 @dataclass(frozen=True)

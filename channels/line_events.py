@@ -2,8 +2,12 @@
 
 A webhook POST is ``{"destination": <bot user id>, "events": [...]}``, with several events at
 times. Customer messages are ``message`` events (text, image, video, audio, file, sticker,
-location) and ``postback`` events (a button press). Everything else (follow, unfollow, unsend,
-join, leave, beacon, …) is no customer message and is skipped with a log line.
+location; a sticker or a location is ``MessageKind.MEDIA``, described in the text) and
+``postback`` events (a button press). A ``follow`` event (the user added the account as a
+friend, or unblocked it) is the chat's opener (``MessageKind.OPENER``), which the router greets
+with a reply on the event's token. Everything else (unfollow, unsend, join, leave, beacon, …)
+is no customer message and is skipped with a log line: nothing is sent to a user who blocked
+the account.
 
 Only one-to-one chats are handled (``source.type == "user"``): events from groups and
 multi-person chats are skipped, because a reply pushed to the user would land in a private
@@ -19,12 +23,14 @@ import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
-from channels.base import Attachment, InboundMessage
+from channels.base import Attachment, InboundMessage, MessageKind
 from channels.text import sms_length as _units  # UTF-16 units: an emoji counts two
 
 __all__ = ["CHANNEL", "PayloadError", "encode_postback", "inbound_messages", "read_postback"]
 
 CHANNEL = "line"
+FOLLOWED_TEXT = "Added the LINE account as a friend"
+UNBLOCKED_TEXT = "Unblocked the LINE account"
 log = logging.getLogger("switchboard.line")
 
 _DUMMY_REPLY_TOKENS = frozenset({"0" * 32, "f" * 32})
@@ -58,7 +64,7 @@ def inbound_messages(payload: Any, data_api_base_url: str) -> list[InboundMessag
         if not isinstance(event, dict):
             raise PayloadError(where, "must be an object")
         kind = event.get("type")
-        if kind not in ("message", "postback"):
+        if kind not in ("message", "postback", "follow"):
             log.info("line_event_ignored", extra={"fields": {"type": kind}})
             continue
         source = _object(event, "source", where)
@@ -74,8 +80,10 @@ def inbound_messages(payload: Any, data_api_base_url: str) -> list[InboundMessag
         user = _string(source, "userId", f"{where}.source")
         if kind == "message":
             found.append(_message(event, user, where, data_api_base_url.rstrip("/")))
-        else:
+        elif kind == "postback":
             found.append(_postback(event, user, where))
+        else:
+            found.append(_follow(event, user, where))
     return found
 
 
@@ -134,6 +142,7 @@ def _message(event: Mapping[str, Any], user: str, where: str, data_api: str) -> 
         text=text,
         external_id=message_id,
         attachments=attachments,
+        kind=MessageKind.TEXT if kind == "text" else MessageKind.MEDIA,
         meta=meta,
     )
 
@@ -152,6 +161,22 @@ def _postback(event: Mapping[str, Any], user: str, where: str) -> InboundMessage
         text=text,
         # Postbacks have no message id; the event id stays the same on redelivery.
         external_id=_string(event, "webhookEventId", where),
+        meta=meta,
+    )
+
+
+def _follow(event: Mapping[str, Any], user: str, where: str) -> InboundMessage:
+    detail = event.get("follow")
+    unblocked = isinstance(detail, dict) and detail.get("isUnblocked") is True
+    meta = _meta(event)
+    meta["follow"] = {"unblocked": unblocked}
+    return InboundMessage(
+        channel=CHANNEL,
+        address=user,
+        text=UNBLOCKED_TEXT if unblocked else FOLLOWED_TEXT,
+        # Follow events have no message id; the event id stays the same on redelivery.
+        external_id=_string(event, "webhookEventId", where),
+        kind=MessageKind.OPENER,
         meta=meta,
     )
 

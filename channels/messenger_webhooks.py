@@ -7,7 +7,10 @@ time on the bytes as received: Meta signs its own serialisation (non-ASCII as ``
 ``/`` as ``\\/``), so the body is never re-encoded before the check.
 
 One POST may batch several entries and events. Customer messages and postbacks are handed to
-``handle`` in order; delivery events go to ``report`` once per message id; our own messages
+``handle`` in order (the Get Started button's postback, whose payload is ``get_started_payload``
+as set in the Page's Messenger profile, is the chat's opener: ``MessageKind.OPENER``, which the
+router greets; a message without text whose attachments we cannot keep, such as a shared
+location, is ``MessageKind.MEDIA``); delivery events go to ``report`` once per message id; our own messages
 echoed back (``is_echo``), read receipts (a watermark without message ids: nothing to match a
 single message by), reactions, opt-ins and other events are ignored. If storing fails, Meta
 gets a 503 and resends the whole batch later; events already stored are dropped by the
@@ -34,14 +37,17 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import web
 
 from channels import meta
-from channels.base import Attachment, Handle, InboundMessage, Report
+from channels.base import Attachment, Handle, InboundMessage, MessageKind, Report
 from channels.errors import ChannelError
 from channels.messenger_api import CHANNEL, DEFAULT_API_VERSION, DEFAULT_BASE_URL, GraphApi
 from storage.models import DeliveryState
 
-__all__ = ["PATH", "QUICK_REPLY_PREFIX", "MessengerWebhooks"]
+__all__ = ["GET_STARTED", "PATH", "QUICK_REPLY_PREFIX", "MessengerWebhooks"]
 
 PATH = "/webhooks/messenger"
+# The payload the Page's Get Started button sends (``get_started.payload`` in its Messenger
+# profile), unless configured otherwise.
+GET_STARTED = "GET_STARTED"
 SIGNATURE_HEADER = meta.SIGNATURE_HEADER
 # Our quick replies' payloads: this prefix and the full label (titles are cut to 20 characters).
 QUICK_REPLY_PREFIX = "sb:text:"
@@ -77,6 +83,7 @@ class MessengerWebhooks:
         page_access_token: str = "",
         api_base_url: str = DEFAULT_BASE_URL,
         api_version: str = DEFAULT_API_VERSION,
+        get_started_payload: str = GET_STARTED,
         profile_timeout: float = 3.0,
         profiles: int = 4096,
         clock: Callable[[], float] = time.monotonic,
@@ -87,6 +94,7 @@ class MessengerWebhooks:
         self._report = report
         self._verify_token = verify_token
         self._app_secret = app_secret.encode()
+        self._get_started = get_started_payload
         self._graph = (
             GraphApi(
                 base_url=api_base_url,
@@ -127,7 +135,7 @@ class MessengerWebhooks:
             payload = json.loads(raw)
             if not isinstance(payload, dict):
                 raise Malformed("the body is not a JSON object")
-            events = parse(payload)
+            events = parse(payload, get_started=self._get_started)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return _error(400, "bad_json", "the body is not valid JSON")
         except Malformed as exc:
@@ -171,8 +179,11 @@ class MessengerWebhooks:
         return name
 
 
-def parse(payload: dict[str, Any]) -> list[InboundMessage | Delivered]:
-    """The payload's customer messages, postbacks and deliveries, in order."""
+def parse(
+    payload: dict[str, Any], *, get_started: str = GET_STARTED
+) -> list[InboundMessage | Delivered]:
+    """The payload's customer messages, postbacks and deliveries, in order; a postback with
+    the ``get_started`` payload is the chat's opener."""
     if payload.get("object") != "page":
         log.warning("messenger_ignored_object", extra={"fields": {"object": payload.get("object")}})
         return []
@@ -187,13 +198,13 @@ def parse(payload: dict[str, Any]) -> list[InboundMessage | Delivered]:
         if not isinstance(messaging, list):
             raise Malformed("entry.messaging is not a list")
         for item in messaging:
-            event = _event(item)
+            event = _event(item, get_started)
             if event is not None:
                 events.append(event)
     return events
 
 
-def _event(item: Any) -> InboundMessage | Delivered | None:
+def _event(item: Any, get_started: str) -> InboundMessage | Delivered | None:
     if not isinstance(item, dict):
         raise Malformed("a messaging event is not an object")
     if isinstance(item.get("delivery"), dict):
@@ -218,7 +229,7 @@ def _event(item: Any) -> InboundMessage | Delivered | None:
     if isinstance(message, dict):
         return _message(psid, message, meta)
     assert isinstance(postback, dict)
-    return _postback(psid, postback, item.get("timestamp"), meta)
+    return _postback(psid, postback, item.get("timestamp"), meta, get_started)
 
 
 _ENVELOPE = frozenset({"sender", "recipient", "timestamp"})
@@ -236,19 +247,23 @@ def _message(psid: str, message: dict[str, Any], meta: dict[str, Any]) -> Inboun
             text = payload.removeprefix(QUICK_REPLY_PREFIX)  # the full title, not the cut label
     reply_to = message.get("reply_to")
     replied = str(reply_to.get("mid") or "") if isinstance(reply_to, dict) else ""
+    attachments = _attachments(message.get("attachments"))
+    # Nothing in words and no file we keep (a shared location): named for the agents.
+    unkept = "" if text or attachments else _unkept(message.get("attachments"))
     return InboundMessage(
         channel=CHANNEL,
         address=psid,
-        text=text,
+        text=unkept or text,
         external_id=str(message["mid"]),
         thread_ids=(replied,) if replied else (),
-        attachments=_attachments(message.get("attachments")),
+        attachments=attachments,
+        kind=MessageKind.MEDIA if unkept else MessageKind.TEXT,
         meta={key: value for key, value in meta.items() if value is not None},
     )
 
 
 def _postback(
-    psid: str, postback: dict[str, Any], timestamp: Any, meta: dict[str, Any]
+    psid: str, postback: dict[str, Any], timestamp: Any, meta: dict[str, Any], get_started: str
 ) -> InboundMessage:
     title, payload = str(postback.get("title") or ""), str(postback.get("payload") or "")
     if not title and not payload:
@@ -262,6 +277,7 @@ def _postback(
         address=psid,
         text=title or payload,
         external_id=str(postback.get("mid") or f"pb:{psid}:{timestamp}"),
+        kind=MessageKind.OPENER if payload and payload == get_started else MessageKind.TEXT,
         meta={key: value for key, value in meta.items() if value is not None},
     )
 
@@ -282,6 +298,16 @@ def _attachments(items: Any) -> tuple[Attachment, ...]:
         content_type = guessed or CONTENT_TYPES.get(kind, "application/octet-stream")
         found.append(Attachment(name=name, content_type=content_type, size=0, url=str(url)))
     return tuple(found)
+
+
+def _unkept(items: Any) -> str:
+    """The kinds of attachments without a file to keep, as "[location]"; empty for none."""
+    kinds = sorted(
+        {str(item.get("type") or "attachment") for item in items if isinstance(item, dict)}
+        if isinstance(items, list)
+        else ()
+    )
+    return f"[{', '.join(kinds)}]" if kinds else ""
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

@@ -10,7 +10,8 @@ through getFile while the update is read and handed over as ``Attachment.data``:
 file URL holds the bot token and expires after an hour, so it is never stored. A file over
 ``attachment_max_bytes`` (or the Bot API's 20 MB) is listed as omitted; when the download fails
 for a reason a retry can cure, the update is refused (webhook: 503, Telegram redelivers;
-polling: the offset stays and the update is read again).
+polling: the offset stays and the update is read again). What a message says (its text, what
+it holds without words, the ``/start`` opener and ``/help``) is ``channels.telegram_content``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from telegram import CallbackQuery, Message, Update, User
 
 from channels.base import Attachment, InboundMessage
 from channels.errors import ChannelError, PermanentChannelError
-from channels.phone import InvalidPhoneNumber, normalize_phone
 from channels.telegram_api import FILE_DOWNLOAD_LIMIT, TelegramApi, button_title
+from channels.telegram_content import content
 
 __all__ = [
     "CHANNEL",
@@ -43,10 +44,6 @@ __all__ = [
 
 CHANNEL = "telegram"
 log = logging.getLogger("switchboard.telegram")
-SHARED_PHONE_TEXT = "Shared their phone number"
-# Content that carries no text or file of ours: stored as a placeholder, so nobody thinks the
-# customer sent nothing.
-_OTHER_CONTENT = ("poll", "dice", "venue", "game", "story", "invoice", "giveaway", "paid_media")
 Handle = Callable[[InboundMessage], Awaitable[Any]]
 
 
@@ -113,29 +110,22 @@ class UpdateReader:
             _ignored(update_id, f"{msg.chat.type} chat message")
             return None
         attachments = await self._attachments(msg)
-        text, phone = msg.text or msg.caption or "", None
-        if msg.contact is not None:
-            text, phone = _contact(msg, sender)
-        elif msg.location is not None:
-            text = text or f"Shared a location: {msg.location.latitude}, {msg.location.longitude}"
-        elif msg.sticker is not None:
-            text = text or msg.sticker.emoji or "[sticker]"
-        elif not text and not attachments:
-            other = next((k for k in _OTHER_CONTENT if getattr(msg, k, None) is not None), None)
-            if other is None:
-                _ignored(update_id, "service message")
-                return None
-            text = f"[{other}]"
+        said = content(msg, sender, has_files=bool(attachments))
+        if said is None:
+            _ignored(update_id, "service message")
+            return None
         return InboundMessage(
             channel=CHANNEL,
             address=str(msg.chat.id),
-            text=text,
+            text=said.text,
             external_id=f"{msg.chat.id}:{msg.message_id}",
             display_name=_name(sender),
             locale=_locale(sender),
-            phone=phone,
+            control=said.control,
+            phone=said.phone,
             attachments=attachments,
-            meta=_meta(sender, update_id) | {"message_id": msg.message_id},
+            kind=said.kind,
+            meta=_meta(sender, update_id) | said.meta | {"message_id": msg.message_id},
         )
 
     def _from_press(self, update_id: int, query: CallbackQuery) -> Received | None:
@@ -193,24 +183,6 @@ class UpdateReader:
         if len(data) > self._max_bytes:
             return Attachment(name, content_type, len(data), omitted=True)
         return Attachment(name, content_type, len(data), data=data)
-
-
-def _contact(msg: Message, sender: User) -> tuple[str, str | None]:
-    """A shared contact: the customer's own number (the "share my number" button) becomes
-    ``phone``; someone else's card is only text."""
-    contact = msg.contact
-    assert contact is not None
-    raw = contact.phone_number.strip()
-    # Telegram sends international numbers without the "+"; read as national they would be
-    # taken for US numbers.
-    number = raw if raw.startswith("+") else f"+{raw}"
-    if contact.user_id != sender.id:
-        name = " ".join(filter(None, (contact.first_name, contact.last_name)))
-        return f"Shared a contact: {name} {number}".strip(), None
-    try:
-        return SHARED_PHONE_TEXT, normalize_phone(number)
-    except InvalidPhoneNumber:
-        return f"{SHARED_PHONE_TEXT}: {raw}", None
 
 
 def _name(user: User) -> str | None:

@@ -1,6 +1,11 @@
 """What a WhatsApp message says, by type, as text and attachments (the inbound direction), and
 the reply-button ids that carry a suggestion's full title both ways.
 
+A location, contact cards or a type WhatsApp does not pass on are described in the text and
+are ``MessageKind.MEDIA`` (nothing in words); ``request_welcome``, which WhatsApp sends when
+someone opens a chat with the number for the first time (if welcome messages are switched on
+for it), is the chat's opener (``MessageKind.OPENER``), which the router greets.
+
 Button presses and list picks come back as the *title* shown, which is cut to 20 (buttons) or
 24 (list rows) characters; so the id of each button we send is a prefix plus the full title,
 and a press becomes that full title as text, as if the customer had typed it.
@@ -12,13 +17,14 @@ import mimetypes
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.base import Attachment
+from channels.base import Attachment, MessageKind
 
 __all__ = ["HANDOFF_ID", "MEDIA_TYPES", "SUGGESTION_ID", "BadPayload", "Content", "content"]
 
 SUGGESTION_ID = "s:"  # + the suggestion's full title
 HANDOFF_ID = "h:"  # + the "talk to a person" label
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
+WELCOME_TEXT = "Opened the chat for the first time"
 
 
 class BadPayload(ValueError):
@@ -31,6 +37,7 @@ class Content:
     attachments: tuple[Attachment, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     phones: tuple[tuple[str, str], ...] = ()  # (number, wa_id) from shared contact cards
+    kind: MessageKind = MessageKind.TEXT
 
 
 def content(kind: str, message: dict[str, Any], *, media_base: str) -> Content:
@@ -51,6 +58,8 @@ def content(kind: str, message: dict[str, Any], *, media_base: str) -> Content:
         return _location(part)
     if kind == "contacts":
         return _contacts(body if isinstance(body, list) else [])
+    if kind == "request_welcome":
+        return Content(WELCOME_TEXT, kind=MessageKind.OPENER)
     return _unsupported(kind, message)
 
 
@@ -104,6 +113,7 @@ def _location(part: dict[str, Any]) -> Content:
     return Content(
         f"Location: {text}",
         meta={"location": _kept(part, "latitude", "longitude", "name", "address", "url")},
+        kind=MessageKind.MEDIA,
     )
 
 
@@ -121,7 +131,9 @@ def _contacts(cards: list[Any]) -> Content:
         listed = ", ".join(str(p["phone"]) for p in numbers)
         lines.append(f"Contact: {shown}" + (f" {listed}" if listed else ""))
         kept.append({"name": shown, "phones": [str(p["phone"]) for p in numbers]})
-    return Content("\n".join(lines), meta={"contacts": kept}, phones=tuple(phones))
+    return Content(
+        "\n".join(lines), meta={"contacts": kept}, phones=tuple(phones), kind=MessageKind.MEDIA
+    )
 
 
 def _unsupported(kind: str, message: dict[str, Any]) -> Content:
@@ -129,7 +141,11 @@ def _unsupported(kind: str, message: dict[str, Any]) -> Content:
     errors = message.get("errors")
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     reason = str(first.get("title") or kind)
-    return Content(f"[unsupported WhatsApp message: {reason}]", meta={"unsupported": kind})
+    return Content(
+        f"[unsupported WhatsApp message: {reason}]",
+        meta={"unsupported": kind},
+        kind=MessageKind.MEDIA,
+    )
 
 
 def _dict(value: Any) -> dict[str, Any]:

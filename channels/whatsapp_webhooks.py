@@ -52,9 +52,8 @@ STATUSES = {
     "read": DeliveryState.READ,
     "failed": DeliveryState.FAILED,
 }
-# Not something the customer wrote: a reaction to a message, "changed number" notices, the
-# "chat opened for the first time" ping.
-IGNORED_TYPES = frozenset({"reaction", "system", "request_welcome"})
+# Not something the customer wrote: a reaction to a message, "changed number" notices.
+IGNORED_TYPES = frozenset({"reaction", "system"})
 log = logging.getLogger("switchboard.whatsapp")
 
 
@@ -231,6 +230,7 @@ class WhatsAppWebhooks:
             display_name=names.get(sender),
             phone=phone,
             attachments=found.attachments,
+            kind=found.kind,
             meta=meta,
         )
 

@@ -20,9 +20,9 @@ from bot import feedback
 from bot.assistant import Assistant, BotContext, BotReply, Intent
 from bot.sentiment import sentiment
 from bot.templates import say
-from channels.base import DEFAULT_TRAITS, ChannelTraits, Control, InboundMessage
+from channels.base import DEFAULT_TRAITS, ChannelTraits, Control, InboundMessage, MessageKind
 from routing import inbound as inbound_steps
-from routing import replies, views
+from routing import replies, views, wordless
 from routing.clock import Clock
 from routing.desk import Desk
 from routing.errors import Conflict
@@ -149,6 +149,7 @@ class Router:
             extra={
                 "fields": {
                     "channel": msg.channel,
+                    "kind": msg.kind.value,
                     "conversation": result.conversation.id,
                     "touchpoint": result.touchpoint.id,
                     "duplicate": result.duplicate,
@@ -166,7 +167,7 @@ class Router:
         return result
 
     async def _ask_bot_first(self, msg: InboundMessage) -> BotReply | None:
-        if msg.automatic:
+        if msg.automatic or wordless.no_question(msg):
             return None
         async with self.db.transaction() as session:
             if msg.external_id and await tp_repo.find_by_provider_id(
@@ -227,7 +228,7 @@ class Router:
                 session, customer, identity, msg.phone, now
             )
         conv = await inbound_steps.conversation_for(session, msg, identity, traits.threaded)
-        if conv is None and not traits.threaded:
+        if conv is None and not traits.threaded and msg.kind is not MessageKind.OPENER:
             conv = await self.desk.closed_conversation_for(session, identity)
         if (
             conv is not None
@@ -235,8 +236,12 @@ class Router:
             and not msg.automatic
             and self.desk.survey_open(conv, now)
         ):
-            answered = await self.desk.survey_answer(
-                session, conv, identity, msg.text, msg.external_id, txn
+            answered = (
+                None  # a picture or an opener is no score or comment
+                if wordless.no_question(msg)
+                else await self.desk.survey_answer(
+                    session, conv, identity, msg.text, msg.external_id, txn
+                )
             )
             if answered is not None:
                 conv.updated_at = now
@@ -308,6 +313,13 @@ class Router:
             result.replies = await self._escalate(session, conv, identity, "reopened", txn)
         elif conv.status is ConversationStatus.BOT and vote is not None:
             result.replies = await self._vote(session, conv, identity, *vote, txn)
+        elif conv.status is ConversationStatus.BOT and wordless.no_question(msg):
+            conv.locale = conv.locale or msg.locale
+            said = wordless.reply(msg, conv.locale or self.policy.default_locale)
+            self.metrics.bot.labels(said.outcome).inc()
+            kind = TouchpointKind.BOT_ANSWER
+            tp = await self._send(session, conv, identity, kind, said.text, said.meta, txn)
+            result.replies = [tp]
         elif conv.status is ConversationStatus.BOT:
             if reply is None:  # an in-process bot, or handed back to the bot since we looked
                 reply = await self.assistant.respond(
@@ -330,6 +342,7 @@ class Router:
             or identity is None
             or msg.control is not None
             or msg.automatic
+            or msg.kind is MessageKind.OPENER
             or not inbound_steps.may_auto_reply(
                 identity, self._traits(msg.channel), self.clock.now()
             )

@@ -365,6 +365,7 @@ def _add_messenger_webhooks(app: web.Application, settings: Settings, router: Ro
             page_access_token=fb.page_access_token,
             api_base_url=fb.api_base_url,
             api_version=fb.api_version,
+            get_started_payload=fb.get_started_payload,
         ).add_routes(app)
 
 

@@ -356,6 +356,9 @@ class WhatsAppSettings(_MetaAppSettings):
 @dataclass(frozen=True)
 class MessengerSettings(_MetaAppSettings):
     page_access_token: str = ""
+    # The payload of the Page's Get Started button (its Messenger profile's get_started): a
+    # press is the chat's opener, greeted by the bot.
+    get_started_payload: str = "GET_STARTED"
 
     section: typing.ClassVar[str] = "messenger"
 

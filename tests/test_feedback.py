@@ -24,20 +24,10 @@ from storage.repos import feedback as feedback_repo
 from switchboard.app import ROUTER, create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
-from tests.fakes import messenger as fb
-from tests.fakes import telegram as tg
-from tests.fakes import whatsapp as wa
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.twilio_webhooks import inbound_sms, signed
 from tests.helpers import AgentApi, ChatClient, eventually
-from tests.test_messengers import (
-    QUESTION,
-    Desk,
-    Driver,
-    MessengerDriver,
-    TelegramDriver,
-    WhatsAppDriver,
-)
+from tests.messenger_drivers import QUESTION, Desk, Driver, running
 
 HELPFUL_EN, NOT_HELPFUL_EN = feedback_labels("en")
 ANSWER = "Forgot password?"  # in the demo KB's reset-password article
@@ -379,15 +369,8 @@ async def test_counts_and_unhelpful_list(
 
 @pytest.fixture(params=["telegram", "whatsapp", "messenger"])
 async def messenger_driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
-    if request.param == "telegram":
-        async with tg.FakeTelegram() as fake_tg:
-            yield TelegramDriver(fake_tg)
-    elif request.param == "messenger":
-        async with fb.FakeMessenger() as fake_fb:
-            yield MessengerDriver(fake_fb)
-    else:
-        async with wa.FakeWhatsApp() as fake_wa:
-            yield WhatsAppDriver(fake_wa)
+    async with running(request.param) as found:
+        yield found
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from channels.base import ChannelAdapter, InboundMessage, OutboundMessage, Suggestion
+from channels.base import ChannelAdapter, InboundMessage, MessageKind, OutboundMessage, Suggestion
 from channels.errors import PermanentChannelError, TransientChannelError
 from channels.line import CHANNEL, PATH, TRAITS, LineAdapter, LineWebhooks
 from channels.line_api import retry_key
+from channels.line_events import FOLLOWED_TEXT, UNBLOCKED_TEXT
 from routing.clock import FrozenClock
 from storage.models import AuthorKind, DeliveryState
 from tests.fakes.line import (
@@ -190,7 +191,29 @@ async def test_a_batch_is_handled_in_order_and_non_messages_are_skipped(
         unfollow_event(USER),
     )
     assert (await post(client, signed))[0] == 200
-    assert [m.text for m in inbox.messages] == ["first", "second"]
+    assert [(m.kind, m.text) for m in inbox.messages] == [
+        (MessageKind.OPENER, FOLLOWED_TEXT),  # the follow: the chat's opener
+        (MessageKind.TEXT, "first"),
+        (MessageKind.TEXT, "second"),
+    ]  # the unsend, the group's message and the unfollow: nothing
+
+
+async def test_a_follow_is_the_chats_opener_with_its_reply_token(
+    client: TestClient[Any, Any], line: FakeLine, inbox: Inbox
+) -> None:
+    line.add_profile(USER, "Somchai Jaidee", "th")
+    followed = follow_event(USER, reply_token="r1")
+    unblocked = follow_event(USER, reply_token="r2", unblocked=True)
+
+    assert (await post(client, line.webhook(followed)))[0] == 200
+    assert (await post(client, line.webhook(unblocked)))[0] == 200
+
+    first, again = inbox.messages
+    assert (first.kind, first.text, first.locale) == (MessageKind.OPENER, FOLLOWED_TEXT, "th")
+    assert first.external_id == followed["webhookEventId"]
+    assert first.meta["reply_context"] == {"reply_token": "r1"}
+    assert first.meta["follow"] == {"unblocked": False}
+    assert (again.text, again.meta["follow"]) == (UNBLOCKED_TEXT, {"unblocked": True})
 
 
 async def test_media_become_attachments_that_the_content_url_serves(
@@ -210,7 +233,7 @@ async def test_media_become_attachments_that_the_content_url_serves(
         assert await response.read() == b"\xff\xd8 a photo"
 
 
-async def test_sticker_and_location_are_readable_text(
+async def test_sticker_and_location_are_readable_text_without_words(
     client: TestClient[Any, Any], line: FakeLine, inbox: Inbox
 ) -> None:
     sticker = {"type": "sticker", "id": "1", "packageId": "446", "stickerId": "1988"}
@@ -230,6 +253,7 @@ async def test_sticker_and_location_are_readable_text(
         "[sticker]",
         "Location: Siam Paragon, 991 Rama I Rd, Bangkok (13.746, 100.535)",
     ]
+    assert all(m.media_only for m in inbox.messages)  # nothing for the bot to answer
 
 
 async def test_pressing_a_quick_reply_sends_the_full_title_back(

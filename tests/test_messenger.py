@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from channels.base import ChannelAdapter, InboundMessage, OutboundMessage, Suggestion
+from channels.base import ChannelAdapter, InboundMessage, MessageKind, OutboundMessage, Suggestion
 from channels.errors import PermanentChannelError, TransientChannelError
 from channels.messenger import (
     CHANNEL,
@@ -265,6 +265,26 @@ async def test_a_postback_arrives_as_its_title(
     ]
     assert inbox.handled[0].external_id == event["postback"]["mid"]
     assert inbox.handled[1].external_id == f"pb:{psid}:{old['timestamp']}"
+    # The Get Started button's payload (GET_STARTED unless set otherwise) opens the chat.
+    assert [m.kind for m in inbox.handled] == [MessageKind.OPENER, MessageKind.TEXT]
+
+
+async def test_a_location_without_a_file_is_named_and_has_no_words(
+    webhook: TestClient, meta: FakeMessenger, inbox: Inbox
+) -> None:
+    psid = meta.add_user()
+    event = meta.webhooks.media_event(psid, [])
+    event["message"]["attachments"] = [
+        {"type": "location", "payload": {"coordinates": {"lat": 13.7, "long": 100.5}}}
+    ]
+
+    assert (await post(webhook, meta.webhooks.signed(event))).status == 200
+    [message] = inbox.handled
+    assert (message.text, message.kind, message.attachments) == (
+        "[location]",
+        MessageKind.MEDIA,
+        (),
+    )
 
 
 async def test_deliveries_are_reported_per_mid_and_never_handled(

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.templates import say
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
@@ -89,6 +90,24 @@ async def test_a_text_is_answered_by_the_bot_by_sms(sms: Sms) -> None:
     assert "Forgot password?" in reply.body
     conv = await sms.conversation()
     assert [m["kind"] for m in conv["messages"]] == ["message", "bot_answer"]
+
+
+async def test_an_mms_picture_without_words_asks_for_words_and_is_no_miss(sms: Sms) -> None:
+    for _ in range(2):
+        params = inbound_sms(
+            account_sid=sms.twilio.account_sid,
+            from_=CUSTOMER,
+            to=OUR_NUMBER,
+            body="",
+            media=[("https://api.twilio.test/Media/ME1", "image/jpeg")],
+        )
+        assert (await sms.post("/webhooks/twilio/sms", params)).status == 200
+
+    replies = await sms.replies(2)
+    assert [r.body for r in replies] == [say("describe_in_words", "en")] * 2
+    assert (await sms.agent.queue())["items"] == []  # still with the bot: no miss counted
+    conv = await sms.conversation()
+    assert conv["messages"][0]["meta"]["attachments"]
 
 
 async def test_a_text_asking_for_a_person_is_queued_and_the_agents_reply_goes_out_by_sms(

@@ -14,7 +14,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from channels.base import ChannelAdapter, InboundMessage, OutboundMessage, Suggestion
+from channels.base import (
+    ChannelAdapter,
+    Control,
+    InboundMessage,
+    MessageKind,
+    OutboundMessage,
+    Suggestion,
+)
 from channels.buttons import handoff_label
 from channels.errors import PermanentChannelError, TransientChannelError
 from channels.telegram import (
@@ -37,6 +44,7 @@ from tests.fakes.telegram_updates import (
     message_update,
     photo_update,
     signed,
+    sticker_update,
     text_update,
     user,
 )
@@ -147,6 +155,53 @@ async def test_text_message_is_handed_over_with_profile(
     assert message.meta["username"] == "ana_s"
     assert message.meta["update_id"] == update["update_id"]
     assert collected.reports == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "control", "payload"),
+    [
+        ("/start", MessageKind.OPENER, None, None),
+        ("/start promo-42", MessageKind.OPENER, None, "promo-42"),
+        ("/start@switchboard_test_bot", MessageKind.OPENER, None, None),
+        ("/help", MessageKind.TEXT, Control.HELP, None),
+        ("/help@switchboard_test_bot", MessageKind.TEXT, Control.HELP, None),
+        ("/settings", MessageKind.TEXT, None, None),  # not ours to answer: read as text
+        ("start", MessageKind.TEXT, None, None),
+        ("what does /start do?", MessageKind.TEXT, None, None),
+    ],
+)
+async def test_start_is_the_chats_opener_and_help_asks_for_help(
+    client: Client,
+    collected: Collected,
+    text: str,
+    kind: MessageKind,
+    control: Control | None,
+    payload: str | None,
+) -> None:
+    await post(client, text_update(text, sender=ANA))
+
+    [message] = collected.messages
+    assert (message.text, message.kind, message.control) == (text, kind, control)
+    assert message.meta.get("start_payload") == payload
+    assert message.locale == "pt"  # the user's app language: the greeting's language
+
+
+async def test_stickers_locations_and_contacts_are_media_without_words(
+    client: Client, collected: Collected, telegram: FakeTelegram
+) -> None:
+    photo = telegram.add_file(b"\xff\xd8 receipt", "photos/receipt.jpg")
+    await post(client, sticker_update("😀", sender=ANA))
+    await post(client, message_update(ANA, location={"latitude": 13.7, "longitude": 100.5}))
+    await post(client, contact_update("66812345678", sender=ANA))
+    await post(client, photo_update([photo], sender=ANA))
+    await post(client, photo_update([photo], sender=ANA, caption="is this charge right?"))
+
+    sticker, location, contact, photo_only, captioned = collected.messages
+    assert (sticker.text, sticker.kind) == ("😀", MessageKind.MEDIA)
+    assert location.text.startswith("Shared a location") and location.media_only
+    assert contact.phone == "+66812345678" and contact.media_only
+    assert photo_only.kind is MessageKind.TEXT and photo_only.media_only  # no caption
+    assert not captioned.media_only
 
 
 @pytest.mark.parametrize("secret", [None, "wrong-secret", SECRET + "x", "sécret"])

@@ -12,7 +12,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from channels.base import ChannelAdapter, InboundMessage, OutboundMessage, Suggestion
+from channels.base import (
+    ChannelAdapter,
+    InboundMessage,
+    MessageKind,
+    OutboundMessage,
+    Suggestion,
+)
 from channels.errors import PermanentChannelError, TransientChannelError
 from channels.whatsapp import CHANNEL, TRAITS, WhatsAppAdapter, WhatsAppWebhooks
 from channels.whatsapp_api import WhatsAppRejected
@@ -21,6 +27,7 @@ from tests.fakes.whatsapp import (
     FakeWhatsApp,
     button_webhook,
     graph_error,
+    location_webhook,
     media_webhook,
     message,
     sign,
@@ -30,6 +37,7 @@ from tests.fakes.whatsapp import (
     text_webhook,
     verification,
     webhook,
+    welcome_webhook,
     window_closed,
 )
 
@@ -304,6 +312,29 @@ async def test_batch_is_handled_in_order_and_reactions_are_not_messages(
         ("+66899990000", "two"),
     ]
     assert collector.reported == [("wamid.OURS", DeliveryState.READ, None)]
+
+
+async def test_the_welcome_request_is_the_chats_opener(
+    client: TestClient, collector: Collector
+) -> None:
+    assert (await post(client, welcome_webhook(APP_SECRET, wa_id=WA_ID)))[0] == 200
+
+    [opened] = collector.handled
+    assert (opened.address, opened.kind) == (CUSTOMER, MessageKind.OPENER)
+    assert opened.text == "Opened the chat for the first time"
+    assert opened.display_name == "Ana"
+
+
+async def test_locations_and_contact_cards_have_no_words(
+    client: TestClient, collector: Collector
+) -> None:
+    card = [{"name": {"formatted_name": "Somchai"}, "phones": [{"phone": "+66 81 234 5678"}]}]
+    await post(client, location_webhook(APP_SECRET, wa_id=WA_ID))
+    await post(client, webhook(APP_SECRET, messages=[message(WA_ID, "contacts", card)]))
+
+    location, contacts = collector.handled
+    assert location.text.startswith("Location: Siam Paragon") and location.media_only
+    assert contacts.text.startswith("Contact: Somchai") and contacts.media_only
 
 
 # --- statuses ------------------------------------------------------------------------------

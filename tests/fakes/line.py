@@ -182,6 +182,21 @@ class FakeLine(LocalServer):
         self.contents[found["message"]["id"]] = (data, types.get(kind, "application/pdf"))
         return self.webhook(found)
 
+    def sticker_message(self, user_id: str) -> tuple[bytes, dict[str, str]]:
+        sticker = {"type": "sticker", "id": new_message_id(), "packageId": "446"}
+        sticker |= {"stickerId": "1988", "stickerResourceType": "STATIC", "keywords": ["Hi"]}
+        token = self.issue_reply_token(user_id)
+        return self.webhook(event("message", user_id, message=sticker, reply_token=token))
+
+    def follow(self, user_id: str, *, unblocked: bool = False) -> tuple[bytes, dict[str, str]]:
+        """The user adds the account as a friend (or unblocks it): the event has a reply token."""
+        token = self.issue_reply_token(user_id)
+        return self.webhook(follow_event(user_id, unblocked=unblocked, reply_token=token))
+
+    def unfollow(self, user_id: str) -> tuple[bytes, dict[str, str]]:
+        """The user blocks the account: no reply token, nobody to answer."""
+        return self.webhook(unfollow_event(user_id))
+
     def press(self, user_id: str, item: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         """The customer taps a quick-reply button we sent (an item of ``quickReply.items``)."""
         data = item["action"]["data"]

@@ -109,8 +109,9 @@ def postback_event(user_id: str, data: str, **kwargs: Any) -> dict[str, Any]:
     return event("postback", user_id, postback={"data": data}, **kwargs)
 
 
-def follow_event(user_id: str, **kwargs: Any) -> dict[str, Any]:
-    return event("follow", user_id, follow={"isUnblocked": False}, **kwargs)
+def follow_event(user_id: str, *, unblocked: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """The user added the account as a friend (or, ``unblocked``, unblocked it)."""
+    return event("follow", user_id, follow={"isUnblocked": unblocked}, **kwargs)
 
 
 def unfollow_event(user_id: str) -> dict[str, Any]:

@@ -106,6 +106,25 @@ def photo_update(
     return message_update(sender or user(), photo=photo, **kw)
 
 
+def sticker_update(
+    emoji: str = "😀", *, sender: dict[str, Any] | None = None, **kw: Any
+) -> dict[str, Any]:
+    """A sticker (no file of ours is downloaded for it: it stands for its emoji)."""
+    sticker = {
+        "file_id": "CAACAgIAAxkBAAE" + secrets.token_urlsafe(16),
+        "file_unique_id": "AgAD" + secrets.token_urlsafe(6),
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "emoji": emoji,
+        "set_name": "HotCherry",
+        "file_size": 24_000,
+    }
+    return message_update(sender or user(), sticker=sticker, **kw)
+
+
 def document_update(
     file: FakeFile,
     file_name: str,

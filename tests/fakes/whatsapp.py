@@ -334,6 +334,24 @@ def media_webhook(
     return webhook(app_secret, messages=[found], names={wa_id: name} if name else None)
 
 
+def welcome_webhook(
+    app_secret: str, *, wa_id: str, name: str | None = "Ana"
+) -> tuple[bytes, dict[str, str]]:
+    """``request_welcome``: the user opened a chat with the number for the first time (sent when
+    welcome messages are switched on for it); the message has no body of its own."""
+    found = {"from": wa_id, "id": wamid(), "timestamp": str(int(time.time()))}
+    found["type"] = "request_welcome"
+    return webhook(app_secret, messages=[found], names={wa_id: name} if name else None)
+
+
+def location_webhook(
+    app_secret: str, *, wa_id: str, latitude: float = 13.746, longitude: float = 100.535
+) -> tuple[bytes, dict[str, str]]:
+    part = {"latitude": latitude, "longitude": longitude, "name": "Siam Paragon"}
+    found = message(wa_id, "location", part)
+    return webhook(app_secret, messages=[found], names={wa_id: "Ana"})
+
+
 def button_webhook(
     app_secret: str, *, wa_id: str, reply_id: str, title: str, kind: str = "button_reply"
 ) -> tuple[bytes, dict[str, str]]:
