@@ -132,8 +132,8 @@ def _two_loop(
 
 @dataclass(frozen=True)
 class Calibrator:
-    """P(the answer is right) = sigmoid(features @ coef + intercept), fitted on simulated
-    questions. ``features`` come from ``index._calibration_features``."""
+    """P(the answer is right) = sigmoid(features @ coef + intercept), fitted on questions
+    whose answers are known. ``features`` come from ``confidence.features``."""
 
     coef: np.ndarray
     intercept: float
@@ -198,8 +198,8 @@ def reliability(
     ]
 
 
-# Self-calibration needs enough to quiz: fewer distinct articles or held-out phrasings than
-# these and the score stays the best phrasing's cosine (the demo KB has 12 articles).
+# Self-calibration needs enough to quiz: with fewer distinct articles or held-out phrasings
+# than these the shipped confidence model (knowledge_base.confidence) scores alone.
 MIN_ARTICLES = 20
 MIN_QUESTIONS = 100
 HOLD_OUT = 0.2  # of each article's phrasings (articles with 3 or more)

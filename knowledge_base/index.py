@@ -5,9 +5,11 @@ Each phrasing is a TF-IDF document. Articles are ranked by fusing two lexical vi
 phrasing's cosine (kNN) and a softmax classifier over the same sparse features, trained at
 build time — plus, with a sentence model, the same two views over embeddings for Latin-script
 questions. A match's score is a probability that it is the right answer, at every size: a
-model fitted offline across thousands of small knowledge bases (``confidence``) scores every
-index, and an index large enough to quiz itself (see ``calibration``) fits a correction on its
-own held-out phrasings and blends it in by how many questions back it.
+model fitted offline across about a thousand knowledge bases (``confidence``) scores every
+index, and an index large enough to quiz itself (see ``calibration``) fits the same features
+to its own held-out phrasings and blends that in by how many questions back it. With the
+sentence model (only in an index that quizzes itself) Latin-script questions are scored by
+the quiz's semantic calibrator alone.
 """
 
 from __future__ import annotations
