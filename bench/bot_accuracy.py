@@ -513,94 +513,12 @@ def bench_path() -> None:
         sys.path.append(str(SCRIPT.parent))
 
 
-def run_small(args: argparse.Namespace) -> list[Any]:
-    """Random 10/25/50-intent KBs with 3 phrasings each from both public sets, and each
-    language of our multilingual FAQ sets (bench/data/faq): ``small_kb.Outcome`` per KB."""
-    bench_path()
-    import small_kb
-
-    cases = small_kb.public_cases(args.small_draws or 20, args.seed)
-    outcomes = []
-    for n, case in enumerate(cases):
-        outcomes.append(small_kb.ask(case))
-        if n % 20 == 0:
-            say(f"small KBs: {n}/{len(cases)}")
-    priors = None
-    if args.fit_draws:
-        say("multilingual FAQ sets: fitting each one's held-out confidence model")
-        priors = small_kb.held_out_priors(args.fit_draws)
-    outcomes += small_kb.ask_multilingual(priors)
-    return outcomes
-
-
-def small_families(small: Sequence[Any]) -> dict[str, list[Any]]:
-    """The rows of the small-KB report: public sets by size, then our sets by language."""
-    families: dict[str, list[Any]] = defaultdict(list)
-    for outcome in small:
-        if outcome.group.startswith(("BANKING77", "CLINC150")):
-            families[outcome.group].append(outcome)
-            families["public small KBs"].append(outcome)
-        else:
-            families[f"FAQ sets · {outcome.language}"].append(outcome)
-            families["FAQ sets · every language"].append(outcome)
-    return families
-
-
-def report_small(small: Sequence[Any], threshold: float) -> None:
-    bench_path()
-    import small_kb
-
-    public = [o for o in small if o.group.startswith(("BANKING77", "CLINC150"))]
-    ours = [o for o in small if o not in public]
-    print()
-    if public:
-        small_kb.print_table(
-            f"Small KBs drawn from BANKING77 and CLINC150: 3 phrasings per intent, mean ± spread "
-            f"over draws (threshold {threshold})",
-            small_kb.summarize(public, threshold),
-        )
-    if ours:
-        small_kb.print_table(
-            "Our multilingual FAQ sets (shop, bank, telco; 15 articles each), by language",
-            small_kb.summarize(ours, threshold, "language"),
-        )
-        small_kb.print_table("… by domain", small_kb.summarize(ours, threshold))
-    print(
-        "top-1: in-scope questions whose top article is right. ans.ok / ans.bad: in-scope "
-        "questions answered right / wrong. oos ans: out-of-scope questions answered (should be "
-        "escalated). zh-Hant→zh: Traditional questions against the Simplified KB; all: every "
-        "language in one KB."
-    )
-
-
-def small_json(small: Sequence[Any], threshold: float) -> list[dict[str, object]]:
-    from knowledge_base.calibration import expected_calibration_error
-
-    rows = []
-    for name, members in small_families(small).items():
-        answers = [a for o in members for a in o.answers]
-        inside = [(c, r) for c, r, oos in answers if not oos]
-        outside = [c for c, _, oos in answers if oos]
-        rows.append(
-            {
-                "family": name,
-                "knowledge_bases": len(members),
-                "accuracy": share([r for _, r in inside]),
-                "answered_right": share([r and c >= threshold for c, r in inside]),
-                "answered_wrong": share([c >= threshold and not r for c, r in inside]),
-                "oos_answered": share([c >= threshold for c in outside]) if outside else None,
-                "ece": expected_calibration_error(
-                    [c for c, _, _ in answers], [r for _, r, _ in answers]
-                ),
-            }
-        )
-    return rows
-
-
 def small_cells(small: Sequence[Any], threshold: float, columns: int) -> list[str | None]:
     """A row per family: its threshold sweep, then its reliability (padded to the grid)."""
     cells: list[str | None] = []
-    families = small_families(small)
+    import small_kb
+
+    families = small_kb.families(small)
     for name in ("public small KBs", "FAQ sets · every language"):
         members = families.get(name)
         if not members:
@@ -651,14 +569,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = [] if args.only_small else run(args)
     threshold = args.threshold if args.threshold is not None else configured_threshold()
-    small = run_small(args) if args.small_draws or args.only_small else []
+    small: list[Any] = []
+    if args.small_draws or args.only_small:
+        bench_path()
+        import small_kb
+
+        small = small_kb.run(args.small_draws or 20, args.seed, args.fit_draws, say)
     if args.json:
         print(
             json.dumps(
                 {
                     "threshold": threshold,
                     "results": [r.as_json() for r in results],
-                    "small": small_json(small, threshold),
+                    "small": small_kb.as_json(small, threshold) if small else [],
                 }
             )
         )
@@ -666,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         if results:
             report(results, threshold)
         if small:
-            report_small(small, threshold)
+            small_kb.report(small, threshold)
     chart = "" if args.no_chart else args.chart
     if chart:
         write_chart(Path(chart), results, threshold, args, small)

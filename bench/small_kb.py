@@ -13,7 +13,7 @@ import random
 import statistics
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +136,95 @@ def print_table(title: str, rows: Sequence[tuple[str, int, list[tuple[float, flo
     for name, n, cols in rows:
         print(f"{name:<24} {n:>4} " + " ".join(f"{pct(*c):>11}" for c in cols))
     print()
+
+
+# ---- for bot_accuracy.py: running, the report and its JSON -----------------------------------
+
+PUBLIC = ("BANKING77", "CLINC150")
+
+
+def run(
+    draws: int, seed: int, fit_draws: int, progress: Callable[[str], None] = lambda _: None
+) -> list[Outcome]:
+    """Random 10/25/50-intent KBs with 3 phrasings each from both public sets, and each
+    language of our multilingual FAQ sets, each with its held-out confidence model
+    (``fit_draws`` KBs per size for that fit; 0: the shipped model)."""
+    cases = public_cases(draws, seed)
+    outcomes = []
+    for n, case in enumerate(cases):
+        outcomes.append(ask(case))
+        if n % 20 == 0:
+            progress(f"small KBs: {n}/{len(cases)}")
+    priors = None
+    if fit_draws:
+        progress("multilingual FAQ sets: fitting each one's held-out confidence model")
+        priors = held_out_priors(fit_draws)
+    return outcomes + ask_multilingual(priors)
+
+
+def families(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
+    """The rows of the JSON and the charts: public sets by size, then our sets by language."""
+    found: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.group.startswith(PUBLIC):
+            found[outcome.group].append(outcome)
+            found["public small KBs"].append(outcome)
+        else:
+            found[f"FAQ sets · {outcome.language}"].append(outcome)
+            found["FAQ sets · every language"].append(outcome)
+    return found
+
+
+def report(outcomes: Sequence[Outcome], threshold: float) -> None:
+    public = [o for o in outcomes if o.group.startswith(PUBLIC)]
+    ours = [o for o in outcomes if not o.group.startswith(PUBLIC)]
+    print()
+    if public:
+        print_table(
+            f"Small KBs drawn from BANKING77 and CLINC150: 3 phrasings per intent, mean ± spread "
+            f"over draws (threshold {threshold})",
+            summarize(public, threshold),
+        )
+    if ours:
+        print_table(
+            "Our multilingual FAQ sets (shop, bank, telco; 15 articles each), by language",
+            summarize(ours, threshold, "language"),
+        )
+        print_table("… by domain", summarize(ours, threshold))
+    print(
+        "top-1: in-scope questions whose top article is right. ans.ok / ans.bad: in-scope "
+        "questions answered right / wrong. oos ans: out-of-scope questions answered (should be "
+        "escalated). zh-Hant→zh: Traditional questions against the Simplified KB; all: every "
+        "language in one KB."
+    )
+
+
+def as_json(outcomes: Sequence[Outcome], threshold: float) -> list[dict[str, object]]:
+    """Per family: KBs, top-1, answered right / wrong, out of scope answered, ECE (pooled)."""
+    from knowledge_base.calibration import expected_calibration_error
+
+    def share(flags: Sequence[bool]) -> float:
+        return sum(flags) / len(flags) if flags else math.nan
+
+    rows: list[dict[str, object]] = []
+    for name, members in families(outcomes).items():
+        answers = [a for o in members for a in o.answers]
+        inside = [(c, r) for c, r, oos in answers if not oos]
+        outside = [c for c, _, oos in answers if oos]
+        rows.append(
+            {
+                "family": name,
+                "knowledge_bases": len(members),
+                "accuracy": share([r for _, r in inside]),
+                "answered_right": share([r and c >= threshold for c, r in inside]),
+                "answered_wrong": share([c >= threshold and not r for c, r in inside]),
+                "oos_answered": share([c >= threshold for c in outside]) if outside else None,
+                "ece": expected_calibration_error(
+                    [c for c, _, _ in answers], [r for _, r, _ in answers]
+                ),
+            }
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
