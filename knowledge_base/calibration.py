@@ -17,7 +17,6 @@ from typing import Any, TypeAlias
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import blas
 
 Matrix: TypeAlias = Any  # a scipy sparse matrix or a dense ndarray, (rows, features)
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -117,27 +116,18 @@ def _two_loop(
 ) -> np.ndarray:
     if not steps:
         return grad / max(float(np.linalg.norm(grad)), 1e-12)
-    # In place with BLAS's axpy (y += a x): the vectors hold features x articles numbers and
-    # this loop is memory-bound, so no temporary array per step (half an index build's time).
-    q = np.array(grad, dtype=np.float32, copy=True)
+    q = grad.copy()
     alphas = []
     for s, change, rho in reversed(steps):
         alpha = rho * float(np.dot(s, q))
-        q = _axpy(change, q, -alpha)
+        q -= np.float32(alpha) * change
         alphas.append(alpha)
     s, change, _ = steps[-1]
     q *= np.float32(np.dot(s, change) / np.dot(change, change))
     for (s, change, rho), alpha in zip(steps, reversed(alphas), strict=True):
         beta = rho * float(np.dot(change, q))
-        q = _axpy(s, q, alpha - beta)
-    return q.astype(grad.dtype, copy=False)
-
-
-def _axpy(x: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
-    """y + a x, written into y when both are contiguous float32 (else a new array)."""
-    if x.dtype == np.float32 and x.flags.c_contiguous and y.flags.c_contiguous:
-        return blas.saxpy(x, y, a=a)  # type: ignore[no-any-return]
-    return y + np.float32(a) * x
+        q += np.float32(alpha - beta) * s
+    return q
 
 
 @dataclass(frozen=True)
