@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from knowledge_base.calibration import Calibrator, sigmoid
+from knowledge_base.calibration import Calibrator
 
 # The columns of ``features``, in order (the fit script prints its coefficients by these).
 NAMES = (
@@ -129,7 +129,7 @@ def blend(prior_p: np.ndarray, quiz_p: np.ndarray | None, quiz_questions: int) -
     return w * quiz_p + (1 - w) * prior_p
 
 
-__all__ = ["NAMES", "Context", "blend", "features", "prior", "sigmoid"]
+__all__ = ["NAMES", "Context", "blend", "features", "prior"]
 
 # A self-quiz of this many questions counts as much as the prior.
 PRIOR_WEIGHT = 200
