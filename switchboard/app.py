@@ -545,9 +545,15 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unhealthy", "database": f"error: {type(exc).__name__}"}, status=503
         )
-    return web.json_response(
-        {"status": "ok", "database": "ok", "kb_articles": len(request.app[KB].index)}
-    )
+    body: dict[str, Any] = {"status": "ok", "database": "ok"}
+    # Redis away is degraded, not down: chats and the console work, and sockets catch up from
+    # the database once the fan-out is back, so a load balancer should keep the process.
+    components = await request.app[HUB].health()
+    body |= components
+    if any(state != "ok" for state in components.values()):
+        body["status"] = "degraded"
+    body["kb_articles"] = len(request.app[KB].index)
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:
