@@ -701,7 +701,7 @@ def test_references_keep_the_root_and_the_latest() -> None:
     [
         {"date": datetime(2024, 1, 1, 10)},
         {"message_id": "not an id"},
-        {"in_reply_to": "<>"},
+        {"message_id": "<xxxx>"},
         {"extra_headers": {"Subject": "override"}},
         {"extra_headers": {"X-Note": "a\r\nBcc: victim@example.com"}},
         {"from_address": "not an address"},
@@ -710,6 +710,12 @@ def test_references_keep_the_root_and_the_latest() -> None:
 def test_compose_rejects_bad_input(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         compose_reply(**changes)
+
+
+def test_threading_ids_that_are_not_left_at_right_are_left_out() -> None:
+    message = compose_reply(in_reply_to="<1234567>", references=["<xxxx>", "root@shop.test", "<>"])
+    assert message["In-Reply-To"] is None
+    assert message["References"] == "<root@shop.test>"
 
 
 def test_extra_headers_are_added() -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "MailParseError",
     "ParsedAttachment",
     "ParsedMail",
+    "is_address",
     "parse",
     "strip_reply_prefixes",
     "subject_token",
@@ -71,6 +72,12 @@ _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _PATH_PART = re.compile(r"^.*[/\\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What can be written to: a plain local part and a host name (internationalised ones too), or
+# an address literal. Quoted local parts are legal but never seen from customers.
+_ADDRESS = re.compile(
+    r"^[^\s@<>()\[\]{},;:\\\"]+@(?:[^\s@<>()\[\]{},;:\\\".]+(?:\.[^\s@<>()\[\]{},;:\\\".]+)+"
+    r"|\[[0-9A-Fa-f:.]+\])$"
+)
 
 
 class _RawHeaders(EmailPolicy):
@@ -134,6 +141,11 @@ def _raw_headers(part: Message) -> dict[str, list[str]]:
     for name, value in part.items():
         found.setdefault(name.lower(), []).append(str(value))
     return found
+
+
+def is_address(value: str | None) -> bool:
+    """Whether ``value`` is an address mail can be sent to (``local@host.domain``)."""
+    return bool(value) and len(value or "") <= 320 and bool(_ADDRESS.match(value or ""))
 
 
 def _first(headers: dict[str, list[str]], name: str) -> str | None:
