@@ -144,30 +144,39 @@ async def relay() -> AsyncIterator[SmtpSink]:
     await sink.stop()
 
 
+def email_section(relay: SmtpSink, **changes: Any) -> dict[str, Any]:
+    """The ``email`` settings of a desk that sends through ``relay`` and receives over SMTP."""
+    return {
+        "address": SUPPORT,
+        "display_name": "Acme Support",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": relay.port,
+        "smtp_tls": "none",
+        "smtp_timeout_seconds": 5,
+        "receiver_host": "127.0.0.1",
+        "receiver_port": free_port(),
+        "attachment_max_bytes": 100_000,
+        **changes,
+    }
+
+
 @pytest.fixture
 def email_settings(make_settings: Callable[..., Settings], relay: SmtpSink) -> Settings:
-    return make_settings(
-        email={
-            "address": SUPPORT,
-            "display_name": "Acme Support",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": relay.port,
-            "smtp_tls": "none",
-            "smtp_timeout_seconds": 5,
-            "receiver_host": "127.0.0.1",
-            "receiver_port": free_port(),
-            "attachment_max_bytes": 100_000,
-        }
-    )
+    return make_settings(email=email_section(relay))
+
+
+async def open_desk(aiohttp_client: Any, settings: Settings, relay: SmtpSink) -> MailDesk:
+    """A running Switchboard on ``settings`` with agent 1 logged in."""
+    await seed(settings.effective_database_url)
+    client = await aiohttp_client(create_app(settings))
+    desk = MailDesk(client, relay, settings.email.receiver_port)
+    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
+    return desk
 
 
 @pytest.fixture
 async def desk(aiohttp_client: Any, email_settings: Settings, relay: SmtpSink) -> MailDesk:
-    await seed(email_settings.effective_database_url)
-    client = await aiohttp_client(create_app(email_settings))
-    desk = MailDesk(client, relay, email_settings.email.receiver_port)
-    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
-    return desk
+    return await open_desk(aiohttp_client, email_settings, relay)
 
 
 def token_of(received: Received) -> str:

@@ -16,12 +16,11 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import OutboxItem, OutboxStatus
-from switchboard.app import create_app
 from switchboard.settings import Settings
-from tests.conftest import PASSWORD, ROOT, seed
-from tests.email_fixtures import ALICE, SUPPORT, UNANSWERABLE, MailDesk, mail
-from tests.fakes.smtp import Received, SmtpSink, free_port
-from tests.helpers import AgentApi, eventually
+from tests.conftest import ROOT
+from tests.email_fixtures import ALICE, UNANSWERABLE, MailDesk, email_section, mail, open_desk
+from tests.fakes.smtp import Received, SmtpSink
+from tests.helpers import eventually
 
 
 async def outbound(desk: MailDesk, conversation_id: int, state: str) -> list[dict[str, Any]]:
@@ -36,28 +35,6 @@ async def outbox_items(settings: Settings) -> list[OutboxItem]:
             return list((await session.scalars(select(OutboxItem))).all())
     finally:
         await db.dispose()
-
-
-async def open_desk(aiohttp_client: Any, settings: Settings, relay: SmtpSink) -> MailDesk:
-    await seed(settings.effective_database_url)
-    client = await aiohttp_client(create_app(settings))
-    desk = MailDesk(client, relay, settings.email.receiver_port)
-    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
-    return desk
-
-
-def email_section(relay: SmtpSink, **changes: Any) -> dict[str, Any]:
-    return {
-        "address": SUPPORT,
-        "display_name": "Acme Support",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": relay.port,
-        "smtp_tls": "none",
-        "smtp_timeout_seconds": 5,
-        "receiver_host": "127.0.0.1",
-        "receiver_port": free_port(),
-        **changes,
-    }
 
 
 # ---- threading headers we cannot reuse (17.10) ------------------------------------------------
