@@ -326,6 +326,8 @@ async def test_gap_report_as_csv(client: TestClient, agent1: AgentApi) -> None:
     [
         ({"since": "yesterday"}, "since"),
         ({"until": "2026-13-01"}, "until"),
+        ({"until": "0001-01-01"}, "until"),  # the default since would be before year 1
+        ({"since": "0001-01-01T00:00:00+14:00"}, "since"),
         ({"since": "2026-11-02", "until": "2026-11-01"}, "since"),
         ({"since": "2020-01-01", "until": "2026-01-01"}, "since"),
         ({"locale": "en_US!"}, "locale"),
