@@ -3,15 +3,26 @@ channels that show no formatting (SMS, WhatsApp, email text parts, the bot's ans
 
 Raw HTML in a body is shown as text, never interpreted; links with scripts or data URLs are
 dropped by the parser; the HTML is then cleaned again against an allow-list (two guards).
+
+Images show only from our own server (a relative URL such as ``/kb-images/a.png``): a remote
+image would be fetched by every agent who opens the article, telling its host who reads what
+and when. A remote image becomes a link to it, labelled with its alt text, so staff can still
+open it deliberately (the console's Content-Security-Policy blocks remote images as well).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
 _TAGS = {
     "p", "br", "hr", "strong", "em", "s", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -28,9 +39,36 @@ _ATTRIBUTES = {
 
 @functools.cache
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
         ["table", "strikethrough"]
     )
+    md.add_render_rule("image", _image)
+    return md
+
+
+def own_url(url: str) -> bool:
+    """A URL on this server: relative, with no scheme and no host (``//host`` has one, and
+    browsers read a backslash as a slash)."""
+    if "\\" in url or any(ord(c) < 33 for c in url):
+        return False
+    parts = urlsplit(url)
+    return not parts.scheme and not parts.netloc
+
+
+def _image(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> Any:
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if own_url(src):
+        return self.image(tokens, idx, options, env)
+    label = escapeHtml(self.renderInlineAsText(token.children or [], options, env) or src)
+    in_link = sum(t.type == "link_open" for t in tokens[:idx]) > sum(
+        t.type == "link_close" for t in tokens[:idx]
+    )
+    if in_link or urlsplit(src).scheme not in ("http", "https", ""):
+        return label  # a link cannot hold another; a data: or other URL is not worth one
+    return f'<a href="{escapeHtml(src)}">{label}</a>'
 
 
 def to_html(markdown: str) -> str:
