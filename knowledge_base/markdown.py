@@ -21,6 +21,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
@@ -32,9 +33,10 @@ _ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},
     "ol": {"start"},
-    "th": {"style"},
-    "td": {"style"},
 }
+# Table column alignment as classes, not style attributes: the console's
+# Content-Security-Policy allows no inline styles.
+_ALIGN = {"align-left", "align-center", "align-right"}
 
 
 @functools.cache
@@ -43,7 +45,16 @@ def _parser() -> MarkdownIt:
         ["table", "strikethrough"]
     )
     md.add_render_rule("image", _image)
+    md.core.ruler.push("align_classes", _align_classes)
     return md
+
+
+def _align_classes(state: StateCore) -> None:
+    for token in state.tokens:
+        style = token.attrGet("style")
+        if token.type in ("th_open", "td_open") and isinstance(style, str):
+            token.attrs.pop("style")
+            token.attrSet("class", "align-" + style.removeprefix("text-align:"))
 
 
 def own_url(url: str) -> bool:
@@ -79,7 +90,7 @@ def to_html(markdown: str) -> str:
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "tel"},
         link_rel="noopener noreferrer nofollow",
-        filter_style_properties={"text-align"},
+        allowed_classes={"th": _ALIGN, "td": _ALIGN},
     )
 
 

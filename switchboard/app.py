@@ -57,6 +57,8 @@ from storage.db import Database
 from storage.repos import agents as agent_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import outbox as outbox_repo
+from switchboard import logs
+from switchboard.headers import add_security_headers
 from switchboard.settings import EmailSettings, Settings, SettingsError
 from switchboard.workspace import WorkspaceError, load_workspace
 
@@ -89,6 +91,10 @@ def create_app(
         middlewares=[errors_middleware],
         client_max_size=max(settings.chat.max_message_chars * 8, 64 * 1024),
     )
+    app.on_response_prepare.append(add_security_headers)
+    # A request aiohttp cannot parse (an over-long URL or header) is one INFO line, not a
+    # traceback at ERROR (switchboard.logs.BadRequestLine).
+    logs.quiet_bad_requests()
     app[SETTINGS] = settings
     metrics_ = app[METRICS] = Metrics()
     clock = clock or SystemClock()
@@ -581,7 +587,7 @@ def _console_file(name: str, content_type: str):  # type: ignore[no-untyped-def]
             body=(CONSOLE_STATIC / name).read_bytes(),
             content_type=content_type,
             charset="utf-8",
-            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+            headers={"Cache-Control": "no-cache"},  # security headers: switchboard.headers
         )
 
     return handler
