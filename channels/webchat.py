@@ -17,8 +17,7 @@ import contextlib
 import json
 import logging
 import re
-import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from aiohttp import WSMsgType, web
 
 from channels.base import DeliveryReceipt, InboundMessage, OutboundMessage
 from channels.buttons import asks_feedback, feedback_labels
+from channels.visitor_ids import VisitorIds
 from routing import views
 from routing.hub import CONSOLE, Hub, Subscription, customer_topic
 from routing.identify import ChatIdentity, IdentifyError
@@ -36,9 +36,11 @@ from storage.models import AuthorKind, ConversationStatus, DeliveryState
 log = logging.getLogger("switchboard.webchat")
 CHANNEL = "webchat"
 STATIC = Path(__file__).resolve().parent / "static"
-_VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no DB takes them
+# Sent on a visitor's old topic when their id is rotated: their other sockets must reconnect.
+_ROTATED = "visitor_rotated"
+ROTATED_CLOSE = 4001  # the close code those sockets get; the widget reconnects with the new id
 _FRAME_FIELDS = {
     "hello": {"visitor_id", "locale"},
     "message": {"client_id", "text"},
@@ -109,6 +111,7 @@ class WebChatEndpoint:
         router: Router,
         hub: Hub,
         identity: ChatIdentity,
+        visitor_ids: VisitorIds,
         *,
         max_chars: int,
         max_frame_bytes: int,
@@ -116,6 +119,7 @@ class WebChatEndpoint:
         self._router = router
         self._hub = hub
         self._identity = identity
+        self._ids = visitor_ids
         self._max_chars = max_chars
         self._max_frame = max_frame_bytes
 
@@ -195,8 +199,8 @@ class WebChatEndpoint:
         if state.visitor is not None:
             raise FrameError("already_greeted", "hello was already sent on this connection")
         visitor = frame.get("visitor_id")
-        if not isinstance(visitor, str) or not _VISITOR.match(visitor):
-            visitor = secrets.token_urlsafe(24)
+        if not self._ids.issued(visitor):  # none, or one we never issued: a new visitor
+            visitor = self._ids.issue()
         locale = frame.get("locale")
         state.locale = locale if isinstance(locale, str) and len(locale) <= 16 else None
         # Subscribe before reading history so nothing published in between is missed.
@@ -229,7 +233,32 @@ class WebChatEndpoint:
                 ],
             }
         )
-        state.forwarder = asyncio.create_task(state.subscription.pump(state.ws.send_json))
+        state.forwarder = asyncio.create_task(state.subscription.pump(self._forward(state)))
+
+    def _forward(self, state: _Socket) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        async def send(event: dict[str, Any]) -> None:
+            if event.get("type") == _ROTATED:
+                # The visitor proved an email on another socket: this one holds the old id.
+                await state.ws.close(code=ROTATED_CLOSE, message=b"visitor id rotated")
+            else:
+                await state.ws.send_json(event)
+
+        return send
+
+    async def _rotate(self, state: _Socket, new: str) -> None:
+        """Move this socket to the visitor's new id (already stored by the identify step)."""
+        old = state.visitor
+        assert old is not None
+        subscription = await self._hub.subscribe(customer_topic(CHANNEL, new))
+        if state.forwarder:
+            state.forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await state.forwarder
+        if state.subscription:
+            await state.subscription.close()
+        state.visitor, state.subscription = new, subscription
+        state.forwarder = asyncio.create_task(subscription.pump(self._forward(state)))
+        await self._hub.publish(customer_topic(CHANNEL, old), {"type": _ROTATED})
 
     async def _message(self, state: _Socket, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
@@ -283,9 +312,12 @@ class WebChatEndpoint:
         """An email the visitor gives: signed by the website (linked at once), or to prove with
         a code sent to it (``verify`` carries the code back)."""
         assert state.visitor is not None
+        new = self._ids.issue()  # a proved email rotates the visitor id
         try:
             if kind == "verify":
-                found = await self._identity.verify(CHANNEL, state.visitor, frame.get("code"))
+                found = await self._identity.verify(
+                    CHANNEL, state.visitor, frame.get("code"), rotate_to=new
+                )
             elif frame.get("signature") is not None:
                 found = await self._identity.signed(
                     CHANNEL,
@@ -294,6 +326,7 @@ class WebChatEndpoint:
                     frame.get("signature"),
                     frame.get("name"),
                     state.locale,
+                    rotate_to=new,
                 )
             else:
                 sent = await self._identity.send_code(
@@ -309,7 +342,8 @@ class WebChatEndpoint:
                 return
         except IdentifyError as exc:
             raise FrameError(exc.code, exc.message, request=kind) from None
-        await state.ws.send_json({"type": "identified", "email": found.email})
+        await self._rotate(state, new)
+        await state.ws.send_json({"type": "identified", "email": found.email, "visitor_id": new})
 
     async def _delivered(self, state: _Socket, frame: dict[str, Any]) -> None:
         ids = frame.get("ids")

@@ -30,6 +30,7 @@ from channels.feedback_links import FeedbackLinks
 from channels.sms import SmsAdapter
 from channels.twilio_api import TwilioApi
 from channels.twilio_webhooks import SmsWebhooks, TwilioSignature
+from channels.visitor_ids import VisitorIds
 from channels.webchat import WebChatAdapter, WebChatEndpoint
 from console.api import ConsoleApi
 from console.canned import CannedApi
@@ -57,7 +58,7 @@ from storage.db import Database
 from storage.repos import agents as agent_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import outbox as outbox_repo
-from switchboard import logs
+from switchboard import logs, secret_key
 from switchboard.headers import add_security_headers
 from switchboard.settings import EmailSettings, Settings, SettingsError
 from switchboard.workspace import WorkspaceError, load_workspace
@@ -469,6 +470,7 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
         router,
         hub,
         identity,
+        VisitorIds(secret_key.load(settings)),
         max_chars=settings.chat.max_message_chars,
         max_frame_bytes=settings.chat.max_frame_bytes,
     ).add_routes(app)

@@ -573,6 +573,8 @@ async def test_a_visitor_verifies_their_email_in_the_widget_and_a_site_signs_its
         offer = page.locator("#sb-id-offer")
         await expect(offer).to_be_hidden()  # offered once the visitor has written
         await say(page, "hello")
+        visitor = "() => localStorage.getItem('switchboard.visitor')"
+        anonymous = await page.evaluate(visitor)
         await offer.click()
         await page.locator("#sb-id-email").fill("not-an-email")
         await page.locator("#sb-id-send").click()
@@ -596,6 +598,13 @@ async def test_a_visitor_verifies_their_email_in_the_widget_and_a_site_signs_its
         await page.locator("#sb-id-code").press("Enter")
         await expect(page.locator("#sb-id-done")).to_have_text("✓ Verified: alice@customer.test")
         await screenshot(page, "widget-email-verified")
+        # The proof rotated the visitor id; the widget keeps the new one, and the chat with it.
+        verified = await page.evaluate(visitor)
+        assert verified and anonymous and verified != anonymous
+        await page.reload()
+        await expect(page.locator("#sb-status")).to_have_text("online")
+        await expect(page.locator(CUSTOMER).first).to_contain_text("hello")
+        assert await page.evaluate(visitor) == verified
 
         # A website with its own login: the snippet carries the user, signed by its backend.
         signature = sign(secret, "bob@customer.test")
