@@ -12,6 +12,7 @@ conversation to a person on "not helpful".
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from routing.router import Rating, Router
 from storage.repos import feedback as feedback_repo
 
 VOTES = {"helpful": True, "not_helpful": False}
+_SCRIPT = Path(__file__).resolve().parent / "static" / "feedback.js"
 _BASE = "/feedback/{touchpoint_id:\\d+}/{token:[A-Za-z0-9_-]{8,64}}"
 _RTL = ("fa", "ar", "he", "ur")
 
@@ -31,6 +33,7 @@ class FeedbackLinks:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(_BASE, self.page)
         app.router.add_post(_BASE, self.vote)
+        app.router.add_get("/feedback/vote.js", _script)
 
     async def page(self, request: web.Request) -> web.Response:
         """The question with both answers; the one the link chose is sent at once."""
@@ -49,7 +52,7 @@ class FeedbackLinks:
             f"{escape(say('rate_yes' if helpful else 'rate_no', locale))}</button>"
             for vote, helpful in VOTES.items()
         )
-        script = "<script>document.getElementById('chosen').click()</script>" if chosen else ""
+        script = '<script src="/feedback/vote.js"></script>' if chosen else ""
         body = f'<form method="post">{buttons}</form>{script}'
         return _page(locale, say("rate_title", locale), body)
 
@@ -64,6 +67,12 @@ class FeedbackLinks:
         if rating is None:
             return _page("en", say("rate_invalid", "en"), status=404)
         return _page(rating.locale, _outcome(rating))
+
+
+async def _script(_request: web.Request) -> web.Response:
+    return web.Response(
+        body=_SCRIPT.read_bytes(), content_type="application/javascript", charset="utf-8"
+    )
 
 
 def _outcome(rating: Rating) -> str:

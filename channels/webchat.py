@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from channels.base import DeliveryReceipt, InboundMessage, OutboundMessage
 from channels.buttons import asks_feedback, feedback_labels
+from channels.visitor_ids import VisitorIds
 from routing import views
 from routing.hub import CONSOLE, Hub, Subscription, customer_topic
 from routing.identify import ChatIdentity, IdentifyError
@@ -41,9 +41,11 @@ from storage.models import AuthorKind, ConversationStatus, DeliveryState, Touchp
 log = logging.getLogger("switchboard.webchat")
 CHANNEL = "webchat"
 STATIC = Path(__file__).resolve().parent / "static"
-_VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no DB takes them
+# Sent on a visitor's old topic when their id is rotated: their other sockets must reconnect.
+_ROTATED = "visitor_rotated"
+ROTATED_CLOSE = 4001  # the close code those sockets get; the widget reconnects with the new id
 _FRAME_FIELDS = {
     "hello": {"visitor_id", "locale"},
     "message": {"client_id", "text"},
@@ -116,6 +118,7 @@ class WebChatEndpoint:
         router: Router,
         hub: Hub,
         identity: ChatIdentity,
+        visitor_ids: VisitorIds,
         *,
         max_chars: int,
         max_frame_bytes: int,
@@ -123,6 +126,7 @@ class WebChatEndpoint:
         self._router = router
         self._hub = hub
         self._identity = identity
+        self._ids = visitor_ids
         self._max_chars = max_chars
         self._max_frame = max_frame_bytes
 
@@ -202,8 +206,8 @@ class WebChatEndpoint:
         if state.visitor is not None:
             raise FrameError("already_greeted", "hello was already sent on this connection")
         visitor = frame.get("visitor_id")
-        if not isinstance(visitor, str) or not _VISITOR.match(visitor):
-            visitor = secrets.token_urlsafe(24)
+        if not self._ids.issued(visitor):  # none, or one we never issued: a new visitor
+            visitor = self._ids.issue()
         locale = frame.get("locale")
         state.locale = locale if isinstance(locale, str) and len(locale) <= 16 else None
         # Subscribe before reading history so nothing published in between is missed.
@@ -244,6 +248,10 @@ class WebChatEndpoint:
 
     async def _forward(self, state: _Socket, event: dict[str, Any]) -> None:
         """A live event, unless this socket already showed it (a catch-up got there first)."""
+        if event.get("type") == _ROTATED:
+            # The visitor proved an email on another socket: this one holds the old id.
+            await state.ws.close(code=ROTATED_CLOSE, message=b"visitor id rotated")
+            return
         if event.get("type") == "message":
             message_id = event.get("message", {}).get("id")
             if message_id in state.shown:
@@ -287,6 +295,23 @@ class WebChatEndpoint:
             log.info("webchat_caught_up", extra={"fields": {"frames": len(frames)}})
         for frame in frames:
             await state.ws.send_json(frame)
+
+    async def _rotate(self, state: _Socket, new: str) -> None:
+        """Move this socket to the visitor's new id (already stored by the identify step)."""
+        old = state.visitor
+        assert old is not None
+        subscription = await self._hub.subscribe(customer_topic(CHANNEL, new))
+        if state.forwarder:
+            state.forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await state.forwarder
+        if state.subscription:
+            await state.subscription.close()
+        state.visitor, state.subscription = new, subscription
+        state.forwarder = asyncio.create_task(
+            subscription.pump(partial(self._forward, state), partial(self._catch_up, state))
+        )
+        await self._hub.publish(customer_topic(CHANNEL, old), {"type": _ROTATED})
 
     async def _message(self, state: _Socket, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
@@ -340,9 +365,12 @@ class WebChatEndpoint:
         """An email the visitor gives: signed by the website (linked at once), or to prove with
         a code sent to it (``verify`` carries the code back)."""
         assert state.visitor is not None
+        new = self._ids.issue()  # a proved email rotates the visitor id
         try:
             if kind == "verify":
-                found = await self._identity.verify(CHANNEL, state.visitor, frame.get("code"))
+                found = await self._identity.verify(
+                    CHANNEL, state.visitor, frame.get("code"), rotate_to=new
+                )
             elif frame.get("signature") is not None:
                 found = await self._identity.signed(
                     CHANNEL,
@@ -351,6 +379,7 @@ class WebChatEndpoint:
                     frame.get("signature"),
                     frame.get("name"),
                     state.locale,
+                    rotate_to=new,
                 )
             else:
                 sent = await self._identity.send_code(
@@ -366,7 +395,8 @@ class WebChatEndpoint:
                 return
         except IdentifyError as exc:
             raise FrameError(exc.code, exc.message, request=kind) from None
-        await state.ws.send_json({"type": "identified", "email": found.email})
+        await self._rotate(state, new)
+        await state.ws.send_json({"type": "identified", "email": found.email, "visitor_id": new})
 
     async def _delivered(self, state: _Socket, frame: dict[str, Any]) -> None:
         ids = frame.get("ids")

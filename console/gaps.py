@@ -7,13 +7,14 @@ import asyncio
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.helpers import content_disposition_header
 
 from console.http import BadRequest
+from console.reports import moment
 from knowledge_base.gaps import Cluster, cluster
 from routing import views
 from storage.repos import gaps as gaps_repo
@@ -105,13 +106,12 @@ class GapsApi:
         unknown = sorted(set(query) - {"since", "until", "locale", "limit"})
         if unknown:
             raise BadRequest("unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}")
-        until = _moment(query["until"], "until") if query.get("until") else self.clock.now()
-        if query.get("since"):
-            since = _moment(query["since"], "since")
-        elif until.date() > date.min + timedelta(days=DEFAULT_DAYS):
-            since = until - timedelta(days=DEFAULT_DAYS)
-        else:
-            raise BadRequest("bad_until", f"until: {DEFAULT_DAYS} days before it are not a date")
+        until = moment(query["until"], "until", UTC) if query.get("until") else self.clock.now()
+        since = (
+            moment(query["since"], "since", UTC)
+            if query.get("since")
+            else until - timedelta(days=DEFAULT_DAYS)
+        )
         if since >= until:
             raise BadRequest("bad_since", "since must be before until")
         if until - since > timedelta(days=MAX_DAYS):
@@ -132,22 +132,6 @@ class GapsApi:
             if not 1 <= limit <= MAX_LIMIT:
                 raise BadRequest("bad_limit", f"limit must be 1..{MAX_LIMIT}")
         return since, until, locale, limit
-
-
-def _moment(value: str, name: str) -> datetime:
-    """An ISO date (midnight UTC) or date-time (UTC when it names no offset)."""
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"bad_{name}", f"{name} must be an ISO date or date-time, got {value!r}"
-        ) from None
-    try:  # compared and stored in UTC, which can be past the calendar's ends
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    except OverflowError:
-        raise BadRequest(f"bad_{name}", f"{name} is out of range: {value!r}") from None
 
 
 def draft(c: Cluster) -> dict[str, Any]:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
+# Dates outside these are typing mistakes (or probes), and near year 1 or 9999 the zone
+# arithmetic overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class ReportsApi:
@@ -95,13 +99,13 @@ class ReportsApi:
             raise BadRequest("unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}")
         zone, zone_name = _zone(query.get("tz"), policy)
         now = self.clock.now()
+        given = query.get("since")
+        since = moment(given, "since", zone) if given else None
         if query.get("until"):
-            until = _moment(query["until"], "until", zone)
+            until = moment(query["until"], "until", zone)
         else:  # the end of today
             until = _local_midnight(now.astimezone(zone).date() + timedelta(days=1), zone)
-        if query.get("since"):
-            since = _moment(query["since"], "since", zone)
-        else:
+        if since is None:
             since = _local_midnight(
                 until.astimezone(zone).date() - timedelta(days=DEFAULT_DAYS), zone
             )
@@ -147,15 +151,26 @@ def _local_midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def _moment(value: str, name: str, zone: tzinfo) -> datetime:
+def moment(value: str, name: str, zone: tzinfo) -> datetime:
     """An ISO date (its midnight in ``zone``) or date-time (in ``zone`` unless it has an
-    offset)."""
+    offset), in UTC, between ``EARLIEST`` and ``LATEST``; else 400 ``bad_<name>``."""
     try:
         if len(value) == 10:
-            return _local_midnight(date.fromisoformat(value), zone)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.combine(date.fromisoformat(value), time(0), tzinfo=zone)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
     except ValueError:
         raise BadRequest(
             f"bad_{name}", f"{name} must be an ISO date or date-time, got {value!r}"
         ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)  # 0001-01-01 east of UTC is before year 1
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise BadRequest(
+            f"bad_{name}",
+            f"{name} must be between {EARLIEST.date()} and {LATEST.date()}, got {value!r}",
+        )
+    return utc

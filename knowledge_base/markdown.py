@@ -3,15 +3,27 @@ channels that show no formatting (SMS, WhatsApp, email text parts, the bot's ans
 
 Raw HTML in a body is shown as text, never interpreted; links with scripts or data URLs are
 dropped by the parser; the HTML is then cleaned again against an allow-list (two guards).
+
+Images show only from our own server (a relative URL such as ``/kb-images/a.png``): a remote
+image would be fetched by every agent who opens the article, telling its host who reads what
+and when. A remote image becomes a link to it, labelled with its alt text, so staff can still
+open it deliberately (the console's Content-Security-Policy blocks remote images as well).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
 _TAGS = {
     "p", "br", "hr", "strong", "em", "s", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -21,16 +33,53 @@ _ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},
     "ol": {"start"},
-    "th": {"style"},
-    "td": {"style"},
 }
+# Table column alignment as classes, not style attributes: the console's
+# Content-Security-Policy allows no inline styles.
+_ALIGN = {"align-left", "align-center", "align-right"}
 
 
 @functools.cache
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
         ["table", "strikethrough"]
     )
+    md.add_render_rule("image", _image)
+    md.core.ruler.push("align_classes", _align_classes)
+    return md
+
+
+def _align_classes(state: StateCore) -> None:
+    for token in state.tokens:
+        style = token.attrGet("style")
+        if token.type in ("th_open", "td_open") and isinstance(style, str):
+            token.attrs.pop("style")
+            token.attrSet("class", "align-" + style.removeprefix("text-align:"))
+
+
+def own_url(url: str) -> bool:
+    """A URL on this server: relative, with no scheme and no host (``//host`` has one, and
+    browsers read a backslash as a slash)."""
+    if "\\" in url or any(ord(c) < 33 for c in url):
+        return False
+    parts = urlsplit(url)
+    return not parts.scheme and not parts.netloc
+
+
+def _image(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> Any:
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if own_url(src):
+        return self.image(tokens, idx, options, env)
+    label = escapeHtml(self.renderInlineAsText(token.children or [], options, env) or src)
+    in_link = sum(t.type == "link_open" for t in tokens[:idx]) > sum(
+        t.type == "link_close" for t in tokens[:idx]
+    )
+    if in_link or urlsplit(src).scheme not in ("http", "https", ""):
+        return label  # a link cannot hold another; a data: or other URL is not worth one
+    return f'<a href="{escapeHtml(src)}">{label}</a>'
 
 
 def to_html(markdown: str) -> str:
@@ -41,7 +90,7 @@ def to_html(markdown: str) -> str:
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "tel"},
         link_rel="noopener noreferrer nofollow",
-        filter_style_properties={"text-align"},
+        allowed_classes={"th": _ALIGN, "td": _ALIGN},
     )
 
 

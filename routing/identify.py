@@ -145,7 +145,10 @@ class ChatIdentity:
         signature: object,
         name: object = None,
         locale: str | None = None,
+        *,
+        rotate_to: str | None = None,
     ) -> Identified:
+        """``rotate_to``: the visitor's new address once linked (see ``_link``)."""
         if not self.policy.secret:
             raise IdentifyError(
                 "signature_off",
@@ -180,7 +183,9 @@ class ChatIdentity:
                 )
             if display and not customer.display_name:
                 customer.display_name = display
-            result = await self._link(session, customer, identity, email, "signed", events)
+            result = await self._link(
+                session, customer, identity, email, "signed", events, rotate_to
+            )
         await self._announce(events)
         return result
 
@@ -249,7 +254,10 @@ class ChatIdentity:
         log.info("verification_sent", extra={"fields": {"identity": identity.id}})
         return CodeSent(email, row.expires_at)
 
-    async def verify(self, channel: str, address: str, raw_code: object) -> Identified:
+    async def verify(
+        self, channel: str, address: str, raw_code: object, *, rotate_to: str | None = None
+    ) -> Identified:
+        """``rotate_to``: the visitor's new address once linked (see ``_link``)."""
         # Typed on a Persian, Arabic or Thai keyboard the digits are theirs: read them as 0-9.
         code = (
             "".join(str(unicodedata.decimal(c, c)) for c in raw_code.strip())
@@ -273,7 +281,9 @@ class ChatIdentity:
             if verification_repo.matches(row, code):
                 row.verified_at = now
                 customer = await customer_repo.get_customer(session, identity.customer_id)
-                result = await self._link(session, customer, identity, row.address, "code", events)
+                result = await self._link(
+                    session, customer, identity, row.address, "code", events, rotate_to
+                )
             else:
                 # Counted in a committed transaction, so guessing is bounded.
                 row.attempts += 1
@@ -291,9 +301,17 @@ class ChatIdentity:
         email: str,
         how: str,
         events: _Events,
+        rotate_to: str | None = None,
     ) -> Identified:
+        """Link ``email`` to the visitor's customer. With ``rotate_to`` the visitor's address
+        (the web-chat visitor id) becomes that one in the same transaction, and so do their
+        outbox items: an id seen before the proof no longer leads to the customer after it."""
         before = customer.id
         now = self._clock.now()
+        if rotate_to is not None and rotate_to != identity.address:
+            old, identity.address = identity.address, rotate_to
+            await session.flush()
+            await outbox_repo.readdress(session, identity.channel, old, rotate_to)
         customer, note = await inbound_steps.link_email(
             session, customer, identity, email, now, how
         )

@@ -30,6 +30,7 @@ from channels.feedback_links import FeedbackLinks
 from channels.sms import SmsAdapter
 from channels.twilio_api import TwilioApi
 from channels.twilio_webhooks import SmsWebhooks, TwilioSignature
+from channels.visitor_ids import VisitorIds
 from channels.webchat import WebChatAdapter, WebChatEndpoint
 from console.api import ConsoleApi
 from console.canned import CannedApi
@@ -57,6 +58,8 @@ from storage.db import Database
 from storage.repos import agents as agent_repo
 from storage.repos import conversations as conv_repo
 from storage.repos import outbox as outbox_repo
+from switchboard import logs, secret_key
+from switchboard.headers import add_security_headers
 from switchboard.settings import EmailSettings, Settings, SettingsError
 from switchboard.workspace import WorkspaceError, load_workspace
 
@@ -89,6 +92,10 @@ def create_app(
         middlewares=[errors_middleware],
         client_max_size=max(settings.chat.max_message_chars * 8, 64 * 1024),
     )
+    app.on_response_prepare.append(add_security_headers)
+    # A request aiohttp cannot parse (an over-long URL or header) is one INFO line, not a
+    # traceback at ERROR (switchboard.logs.BadRequestLine).
+    logs.quiet_bad_requests()
     app[SETTINGS] = settings
     metrics_ = app[METRICS] = Metrics()
     clock = clock or SystemClock()
@@ -477,6 +484,7 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
         router,
         hub,
         identity,
+        VisitorIds(secret_key.load(settings)),
         max_chars=settings.chat.max_message_chars,
         max_frame_bytes=settings.chat.max_frame_bytes,
     ).add_routes(app)
@@ -601,7 +609,7 @@ def _console_file(name: str, content_type: str):  # type: ignore[no-untyped-def]
             body=(CONSOLE_STATIC / name).read_bytes(),
             content_type=content_type,
             charset="utf-8",
-            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+            headers={"Cache-Control": "no-cache"},  # security headers: switchboard.headers
         )
 
     return handler

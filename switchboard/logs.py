@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -32,6 +34,30 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
+
+
+class BadRequestLine(logging.Filter):
+    """aiohttp logs a request it cannot parse (a URL or header line over its 8 KiB limit, a
+    broken request line) as "Error handling request" with a traceback, at ERROR. That is the
+    client's mistake, or a probe, and aiohttp already answered 400: one INFO line without the
+    traceback, and without the line itself (a URL may carry a token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            record.msg, record.args = "bad_http_request", ()
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+            record.fields = {"error": type(exc).__name__, "status": exc.code, "remote": remote}
+        return True
+
+
+def quiet_bad_requests() -> None:
+    """Install ``BadRequestLine`` on aiohttp's server logger (once)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, BadRequestLine) for f in server.filters):
+        server.addFilter(BadRequestLine())
 
 
 def configure(level: str, fmt: str) -> None:

@@ -417,6 +417,9 @@ class Settings:
     log_format: str = "json"
     # Teams, routing rules, SLAs, presence, dispositions and the survey (validated at start-up).
     workspace_file: str = "config/workspace.yaml"
+    # Signs what the server issues (web-chat visitor ids). Empty: a random key kept in
+    # <data_dir>/secret_key (switchboard/secret_key.py); processes on several machines share one.
+    secret_key: str = ""
     bot: BotSettings = field(default_factory=BotSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -460,6 +463,11 @@ class Settings:
             "must be DEBUG, INFO, WARNING or ERROR",
         )
         _check(self.log_format in {"json", "text"}, "log_format", "must be json or text")
+        _check(
+            not self.secret_key or len(self.secret_key) >= 32,
+            "secret_key",
+            "must be at least 32 characters (or empty: a key kept in data_dir)",
+        )
         _check(
             bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.redis_channel)),
             "redis_channel",

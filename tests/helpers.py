@@ -71,6 +71,8 @@ class ChatClient:
                         f"socket ended while waiting for {kind}: {msg.type} {msg.data!r}"
                     )
                 frame = json.loads(msg.data)
+                if frame["type"] == "identified" and frame.get("visitor_id"):
+                    self.visitor_id = frame["visitor_id"]  # rotated, as the widget stores it
                 if frame["type"] == kind and (predicate is None or predicate(frame)):
                     return frame
                 self.buffer.append(frame)

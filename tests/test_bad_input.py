@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from channels.visitor_ids import VisitorIds
 from routing.clock import FrozenClock
 from switchboard.app import create_app
 from switchboard.settings import Settings
@@ -617,6 +619,10 @@ async def test_different_client_ids_with_the_same_text_are_two_messages(
         pytest.param("x" * 65, id="too-long"),
         pytest.param(12345678901234567890, id="number"),
         pytest.param(["abcdefghijklmnopqrstuvwxyz"], id="list"),
+        # Well-formed, but not issued by this server: a client may not choose its id.
+        pytest.param("never-seen-before-0123456789", id="chosen-by-the-client"),
+        pytest.param("A" * 24 + "." + "B" * 22, id="forged-signature"),
+        pytest.param(VisitorIds(b"another deployment's key").issue(), id="another-key"),
     ],
 )
 async def test_an_invalid_visitor_id_starts_a_fresh_visitor(
@@ -644,6 +650,63 @@ async def test_an_invalid_visitor_id_starts_a_fresh_visitor(
     assert len(customers) == 2
 
 
+async def test_a_visitor_id_is_a_secret_the_server_issued_and_keeps_honouring(
+    client: TestClient, chat: ChatClient
+) -> None:
+    welcome = await chat.connect()
+    issued = chat.visitor_id
+    assert issued and issued == welcome["visitor_id"]
+    await chat.say("hello")
+    again = ChatClient(client)
+    try:
+        back = await again.connect(visitor_id=issued)
+    finally:
+        await again.close()
+    assert back["visitor_id"] == issued
+    assert back["history"][0]["text"] == "hello"
+    # The same id with one character of its signature changed is a stranger's.
+    tampered = issued[:-1] + ("A" if issued[-1] != "A" else "B")
+    stranger = ChatClient(client)
+    try:
+        other = await stranger.connect(visitor_id=tampered)
+    finally:
+        await stranger.close()
+    assert other["visitor_id"] not in (issued, tampered) and other["history"] == []
+
+
+async def test_visitor_ids_outlive_a_restart_and_processes_sharing_the_secret_key_agree(
+    aiohttp_client: Any, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    first = make_settings()
+    await seed(first.effective_database_url)
+
+    async def visit(settings: Settings, visitor_id: str | None) -> dict[str, Any]:
+        chat = ChatClient(await aiohttp_client(create_app(settings)))
+        try:
+            welcome = await chat.connect(visitor_id=visitor_id)
+            if visitor_id is None:
+                await chat.say("hello")
+            return welcome
+        finally:
+            await chat.close()
+
+    issued = (await visit(first, None))["visitor_id"]
+    # Without secret_key the key is made once and kept, for its owner only, in data_dir.
+    key_file = Path(first.data_dir) / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert (await visit(first, issued))["visitor_id"] == issued  # a restart
+    # Another data_dir means another key: the id is unknown there...
+    elsewhere = make_settings(data_dir=str(tmp_path / "other"))
+    assert (await visit(elsewhere, issued))["visitor_id"] != issued
+    # ... unless the processes share secret_key.
+    shared = "k" * 40
+    a = make_settings(secret_key=shared)
+    b = make_settings(secret_key=shared, data_dir=str(tmp_path / "b"))
+    from_a = (await visit(a, None))["visitor_id"]
+    welcome = await visit(b, from_a)
+    assert welcome["visitor_id"] == from_a and welcome["history"][0]["text"] == "hello"
+
+
 async def test_an_unknown_visitor_id_starts_with_an_empty_history(
     client: TestClient, chat: ChatClient, agent1: AgentApi
 ) -> None:
@@ -657,6 +720,7 @@ async def test_an_unknown_visitor_id_starts_with_an_empty_history(
     finally:
         await stranger.close()
 
+    assert welcome["visitor_id"] != "never-seen-before-0123456789"
     assert welcome["conversation"] is None and welcome["history"] == []
     assert ack["message"]["text"] == "hello there"
     items = (await agent1.call("GET", "/api/v1/conversations"))["items"]

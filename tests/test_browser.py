@@ -21,6 +21,7 @@ from aiohttp import web
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     Playwright,
     async_playwright,
@@ -99,11 +100,14 @@ async def base_url(serve: Callable[[Settings], Awaitable[str]], settings: Settin
 
 
 class Chromium:
-    """One browser per test. Uncaught JavaScript errors on any of its pages fail the test."""
+    """One browser per test. Uncaught JavaScript errors on any of its pages fail the test, and
+    so does anything the pages' Content-Security-Policy refused (a page that needs an inline
+    script or a remote image would be broken in production)."""
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
         self.js_errors: list[str] = []
+        self.csp_violations: list[str] = []
 
     async def context(self) -> BrowserContext:
         context = await self.browser.new_context(
@@ -116,7 +120,12 @@ class Chromium:
         """A page in a context of its own: a customer and an agent never share storage."""
         page = await (await self.context()).new_page()
         page.on("pageerror", lambda exc: self.js_errors.append(f"{page.url}: {exc}"))
+        page.on("console", lambda msg: self._console(page, msg))
         return page
+
+    def _console(self, page: Page, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{page.url}: {message.text}")
 
 
 @pytest.fixture
@@ -144,6 +153,7 @@ async def chromium(chromium_path: Path, aiohttp_server: Any) -> AsyncIterator[Ch
         finally:
             await browser.close()
         assert not chromium.js_errors, chromium.js_errors
+        assert not chromium.csp_violations, chromium.csp_violations
     finally:
         await playwright.stop()
 
@@ -563,6 +573,8 @@ async def test_a_visitor_verifies_their_email_in_the_widget_and_a_site_signs_its
         offer = page.locator("#sb-id-offer")
         await expect(offer).to_be_hidden()  # offered once the visitor has written
         await say(page, "hello")
+        visitor = "() => localStorage.getItem('switchboard.visitor')"
+        anonymous = await page.evaluate(visitor)
         await offer.click()
         await page.locator("#sb-id-email").fill("not-an-email")
         await page.locator("#sb-id-send").click()
@@ -586,6 +598,13 @@ async def test_a_visitor_verifies_their_email_in_the_widget_and_a_site_signs_its
         await page.locator("#sb-id-code").press("Enter")
         await expect(page.locator("#sb-id-done")).to_have_text("✓ Verified: alice@customer.test")
         await screenshot(page, "widget-email-verified")
+        # The proof rotated the visitor id; the widget keeps the new one, and the chat with it.
+        verified = await page.evaluate(visitor)
+        assert verified and anonymous and verified != anonymous
+        await page.reload()
+        await expect(page.locator("#sb-status")).to_have_text("online")
+        await expect(page.locator(CUSTOMER).first).to_contain_text("hello")
+        assert await page.evaluate(visitor) == verified
 
         # A website with its own login: the snippet carries the user, signed by its backend.
         signature = sign(secret, "bob@customer.test")
@@ -631,3 +650,49 @@ async def test_a_visitor_verifies_their_email_in_the_widget_and_a_site_signs_its
         await expect(bob.locator("#sb-messages .sb-msg")).to_have_count(0)
     finally:
         await relay.stop()
+
+
+async def test_the_policy_refuses_inline_script_and_framing_the_console_but_not_the_chat(
+    chromium: Chromium, base_url: str, aiohttp_server: Any
+) -> None:
+    def refused(message: ConsoleMessage) -> bool:
+        return "Content Security Policy" in message.text
+
+    agent = await sign_in(chromium, base_url)  # the console works under its policy
+    async with agent.expect_console_message(refused):
+        ran = await agent.evaluate(
+            """() => {
+                const s = document.createElement('script');
+                s.textContent = 'window.__inline = 1';
+                document.body.appendChild(s);
+                const b = document.createElement('button');
+                b.setAttribute('onclick', 'window.__handler = 1');
+                document.body.appendChild(b);
+                b.click();
+                return [window.__inline, window.__handler];
+            }"""
+        )
+    assert ran == [None, None]
+    assert all("script" in v for v in chromium.csp_violations), chromium.csp_violations
+    chromium.csp_violations.clear()  # the refusals this test asked for
+
+    # Another site frames both: the chat works there, the console is refused.
+    html = (
+        "<!doctype html><title>Shop</title>"
+        f'<iframe id="chat" src="{base_url}/chat/" width="600" height="700"></iframe>'
+        f'<iframe id="console" src="{base_url}/console/"></iframe>'
+    )
+
+    async def framing(_request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    shop = web.Application()
+    shop.router.add_get("/", framing)
+    site = await aiohttp_server(shop)
+    page = await chromium.page()
+    async with page.expect_console_message(refused):
+        await page.goto(f"http://localhost:{site.port}/")
+    await expect(page.frame_locator("#chat").locator("#sb-status")).to_have_text("online")
+    await expect(page.frame_locator("#console").locator("#login-email")).to_have_count(0)
+    assert [v for v in chromium.csp_violations if "frame-ancestors" in v], chromium.csp_violations
+    chromium.csp_violations.clear()

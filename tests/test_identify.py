@@ -4,11 +4,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
@@ -21,7 +23,7 @@ from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
 from tests.fakes.smtp import Received, SmtpSink, free_port
-from tests.helpers import AgentApi, ChatClient
+from tests.helpers import WAIT, AgentApi, ChatClient
 from tests.test_email_flow import SUPPORT, mail
 
 ALICE = "alice@customer.test"
@@ -167,6 +169,67 @@ async def test_a_visitor_proves_their_email_with_a_code_and_joins_that_customers
     again_welcome = await ChatClient(desk.client).connect(visitor_id=chat.visitor_id)
     assert again_welcome["identity"]["email"] == ALICE
     assert again["identity"]["email"] is None  # ... and a stranger does not
+
+
+async def test_proving_an_email_rotates_the_visitor_id_and_the_old_one_leads_nowhere(
+    desk: Desk,
+) -> None:
+    chat, _ = await desk.chat()
+    await chat.say("agent")  # a person will answer: the reply goes through the outbox
+    before = chat.visitor_id
+    other_tab = ChatClient(desk.client)  # the same browser, another tab: the same id
+    desk.chats.append(other_tab)
+    await other_tab.connect(visitor_id=before)
+    await ask_code(chat, ALICE)
+    [mail_] = await desk.relay.wait_for(1)
+    await chat.send_raw({"type": "verify", "code": code_in(mail_)})
+    identified = await chat.next("identified")
+    after = identified["visitor_id"]
+    assert after and after != before
+
+    # The other tab holding the old id is told to reconnect (it reads the new id from storage).
+    assert other_tab.ws is not None
+    async with asyncio.timeout(WAIT):
+        while (await other_tab.ws.receive()).type is WSMsgType.TEXT:
+            pass  # what was published before the rotation
+    assert other_tab.ws.close_code == 4001
+    # This socket lives on under the new id: an agent's reply reaches it.
+    [conv] = (await desk.agent.call("GET", "/api/v1/conversations"))["items"]
+    await desk.agent.call("POST", f"/api/v1/conversations/{conv['id']}/claim")
+    await desk.agent.call(
+        "POST",
+        f"/api/v1/conversations/{conv['id']}/messages",
+        expect=201,
+        json={"text": "Hi Alice"},
+    )
+    assert (await chat.reply(lambda m: m["author"] == "agent"))["text"] == "Hi Alice"
+
+    # Whoever saw the old id gets an empty chat; the new id is the verified customer's.
+    old, new = ChatClient(desk.client), ChatClient(desk.client)
+    desk.chats += [old, new]
+    stale = await old.connect(visitor_id=before)
+    assert stale["history"] == [] and stale["identity"]["email"] is None
+    fresh = await new.connect(visitor_id=after)
+    assert fresh["visitor_id"] == after and fresh["identity"]["email"] == ALICE
+    assert [m["text"] for m in fresh["history"]][:1] == ["agent"]
+    assert "Hi Alice" in [m["text"] for m in fresh["history"]]
+    customer = await desk.customer_of_chat(chat)
+    assert ("webchat", after) in {(i["channel"], i["address"]) for i in customer["identities"]}
+    assert ("webchat", before) not in {(i["channel"], i["address"]) for i in customer["identities"]}
+
+
+async def test_a_signed_login_rotates_the_visitor_id_too(desk: Desk) -> None:
+    chat, _ = await desk.chat()
+    before = chat.visitor_id
+    await chat.send_raw({"type": "identify", "email": ALICE, "signature": sign(SECRET, ALICE)})
+    identified = await chat.next("identified")
+    assert identified["visitor_id"] not in (None, before)
+    again = ChatClient(desk.client)
+    desk.chats.append(again)
+    assert (await again.connect(visitor_id=identified["visitor_id"]))["identity"]["email"] == ALICE
+    # A refused proof changes nothing.
+    error = await refused(chat, {"type": "identify", "email": "x@y.test", "signature": "0" * 64})
+    assert error["code"] == "bad_signature" and chat.visitor_id == identified["visitor_id"]
 
 
 async def test_an_email_nobody_uses_yet_is_added_to_the_visitor_and_codes_follow_the_language(

@@ -3,6 +3,7 @@ answers from, Markdown, import/export, and bad input — through the JSON API, o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -232,6 +233,36 @@ async def test_markdown_is_rendered_safely_and_variants_share_an_id(
         "POST", BASE, expect=201, json={"locale": "zh", "title": "退款", "body": "七天"}
     )
     assert zh["id"].startswith("article-")
+
+
+async def test_only_our_own_images_show_and_remote_ones_become_links(
+    client: TestClient, agent1: AgentApi
+) -> None:
+    body = (
+        "![Our logo](/static/logo.png) ![tracker](https://ads.example/pixel.gif)\n\n"
+        "![](//cdn.example/a.png) ![inline](data:image/png;base64,iVBORw0KGgo=)\n\n"
+        "[![badge](https://ci.example/badge.svg)](https://ci.example/build)"
+    )
+    created = await agent1.call(
+        "POST", BASE, expect=201, json={"id": "imgs", "locale": "en", "title": "Imgs", "body": body}
+    )
+    for html in (
+        created["body_html"],
+        (await agent1.call("POST", "/api/v1/kb/preview", json={"body": body}))["html"],
+    ):
+        # The only image left is ours; no other URL would be fetched by opening the article.
+        assert re.findall(r"<img [^>]*>", html) == ['<img src="/static/logo.png" alt="Our logo">']
+        # Remote ones are links staff can choose to open, named by their alt text (or URL).
+        assert (
+            '<a href="https://ads.example/pixel.gif" rel="noopener noreferrer nofollow">'
+            "tracker</a>" in html
+        )
+        assert ">//cdn.example/a.png</a>" in html
+        assert "data:" not in html and ">inline<" not in html.replace("</p>", "<")
+        assert (
+            '<a href="https://ci.example/build" rel="noopener noreferrer nofollow">badge</a>'
+            in (html)
+        )
 
 
 async def test_the_editor_lists_searches_and_filters(

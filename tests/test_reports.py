@@ -530,6 +530,11 @@ async def test_only_supervisors_and_admins_and_bad_parameters_are_named(
         ("since=2025-01-01&until=2026-01-05", "bad_range", "366 days"),
         ("since=yesterday", "bad_since", "since"),
         ("until=2026-13-01", "bad_until", "until"),
+        # Year 1 in a zone east of UTC, year 9999 west of it: out of the datetime range.
+        ("since=0001-01-01&until=9999-12-31", "bad_since", "since"),
+        ("since=2026-01-01&until=9999-12-31&tz=America/New_York", "bad_until", "until"),
+        ("since=0001-01-01T00:00:00%2B14:00&until=2026-01-05", "bad_since", "since"),
+        ("since=1899-12-30&until=1899-12-31", "bad_since", "1900-01-01"),
         ("from=2026-01-01", "unknown_parameter", "from"),
     ):
         for path in ("/api/v1/reports", "/api/v1/reports/csat.csv"):

@@ -232,6 +232,7 @@ def test_switchboard_config_in_the_environment_picks_the_file(tmp_path: Path) ->
         ),
         pytest.param("", {"SWITCHBOARD_LOG_FORMAT": "xml"}, "log_format", id="log-format"),
         pytest.param("", {"SWITCHBOARD_HOST": ""}, "host", id="empty-host"),
+        pytest.param("", {"SWITCHBOARD_SECRET_KEY": "short"}, "secret_key", id="short-secret-key"),
         pytest.param(
             "", {"SWITCHBOARD_REDIS_URL": "localhost:6379"}, "redis_url", id="redis-url-scheme"
         ),

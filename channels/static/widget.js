@@ -1053,6 +1053,8 @@
   }
 
   function onIdentified(frame) {
+    // Proving an email rotates the visitor id: the old one no longer leads to this chat.
+    if (frame.visitor_id) store.set(STORAGE_VISITOR, frame.visitor_id);
     state.idEmail = String(frame.email || "");
     if (state.identity) state.identity.email = state.idEmail;
     // A signed identity is the site's business: nothing to show. A code the visitor typed is.

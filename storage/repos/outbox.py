@@ -35,6 +35,15 @@ async def enqueue(
     return item
 
 
+async def readdress(session: AsyncSession, channel: str, old: str, new: str) -> None:
+    """A chat visitor's id was rotated: their items, delivered or not, name the new one."""
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.channel == channel, OutboxItem.address == old)
+        .values(address=new)
+    )
+
+
 async def claim_due(
     session: AsyncSession, now: datetime, lease: timedelta, limit: int
 ) -> list[OutboxItem]:
