@@ -88,7 +88,9 @@ class Api:
 
     async def login(self, email: str) -> Api:
         body = await self.call(
-            "POST", "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+            "POST",
+            "/api/v1/auth/login",
+            json={"email": email, "password": PASSWORD, "client": "console"},
         )
         self.token = body["token"]
         return self
