@@ -5,6 +5,10 @@ acknowledged only after the router has stored it. Outbound: ``send`` publishes t
 customer's hub topic, which reaches their socket on whichever process holds it; a customer who
 is not connected gets everything on their next ``hello``.
 
+Pub/sub can lose events (a Redis blip): when the hub marks a subscription for a resync, the
+socket catches up from the database with every reply it has not shown yet, in order; each
+socket remembers the ids it has shown, so nothing reaches it twice (docs/architecture.md).
+
 An answer the customer may rate carries ``feedback`` (the two button labels in their language);
 the widget shows them under it, and a press sends the label as an ordinary message, which the
 router reads as the vote (docs/protocol.md).
@@ -19,7 +23,8 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +36,7 @@ from routing import views
 from routing.hub import CONSOLE, Hub, Subscription, customer_topic
 from routing.identify import ChatIdentity, IdentifyError
 from routing.router import Router
-from storage.models import AuthorKind, ConversationStatus, DeliveryState
+from storage.models import AuthorKind, ConversationStatus, DeliveryState, Touchpoint
 
 log = logging.getLogger("switchboard.webchat")
 CHANNEL = "webchat"
@@ -101,6 +106,8 @@ class _Socket:
     locale: str | None = None
     subscription: Subscription | None = None
     forwarder: asyncio.Task[None] | None = None
+    shown: set[int] = field(default_factory=set)  # message ids this socket has sent
+    read: set[int] = field(default_factory=set)  # the customer's messages it has shown as read
 
 
 class WebChatEndpoint:
@@ -205,6 +212,8 @@ class WebChatEndpoint:
         conv, items, names = await self._router.customer_timeline(CHANNEL, visitor)
         state.conversation_id = conv.id if conv else None
         state.status = conv.status if conv else None
+        state.shown = {t.id for t in items}
+        state.read = {t.id for t in items if _read_own_message(t)}
         policy = self._identity.policy
         await state.ws.send_json(
             {
@@ -229,7 +238,55 @@ class WebChatEndpoint:
                 ],
             }
         )
-        state.forwarder = asyncio.create_task(state.subscription.pump(state.ws.send_json))
+        state.forwarder = asyncio.create_task(
+            state.subscription.pump(partial(self._forward, state), partial(self._catch_up, state))
+        )
+
+    async def _forward(self, state: _Socket, event: dict[str, Any]) -> None:
+        """A live event, unless this socket already showed it (a catch-up got there first)."""
+        if event.get("type") == "message":
+            message_id = event.get("message", {}).get("id")
+            if message_id in state.shown:
+                return
+            state.shown.add(message_id)
+        elif event.get("type") == "status" and event.get("state") == DeliveryState.READ.value:
+            state.read.add(event["message_id"])
+        await state.ws.send_json(event)
+
+    async def _catch_up(self, state: _Socket) -> None:
+        """The hub may have lost events: send what the database has that this socket has not
+        shown: replies and read receipts, in the timeline's order. Events queued behind the
+        resync marker follow, less what this sent."""
+        assert state.visitor is not None
+        try:
+            conv, items, names = await self._router.customer_timeline(CHANNEL, state.visitor)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Without the database we cannot tell what is missing: the widget reconnects and
+            # its hello brings the whole timeline.
+            log.exception("webchat_catch_up_failed")
+            await state.ws.close(code=1011, message=b"please reconnect")
+            return
+        if conv is not None:
+            state.conversation_id, state.status = conv.id, conv.status
+        frames: list[dict[str, Any]] = []
+        for t in items:
+            if t.author_kind is AuthorKind.CUSTOMER:
+                if _read_own_message(t) and t.id not in state.read:
+                    state.read.add(t.id)
+                    frames.append({"type": "status", "message_id": t.id, "state": "read"})
+            elif t.id not in state.shown:
+                state.shown.add(t.id)
+                message = views.customer_message(t, names.get(t.agent_id or 0))
+                if message["state"] == DeliveryState.PENDING.value:
+                    message["state"] = DeliveryState.SENT.value  # as the outbox's frame says
+                message["feedback"] = feedback_buttons(t.meta or {}, conv.locale if conv else None)
+                frames.append({"type": "message", "message": message})
+        if frames:
+            log.info("webchat_caught_up", extra={"fields": {"frames": len(frames)}})
+        for frame in frames:
+            await state.ws.send_json(frame)
 
     async def _message(self, state: _Socket, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
@@ -323,6 +380,10 @@ class WebChatEndpoint:
             raise FrameError("bad_ids", "ids must be a list of at most 500 message ids")
         assert state.visitor is not None
         await self._router.mark_delivered(CHANNEL, state.visitor, ids)
+
+
+def _read_own_message(t: Touchpoint) -> bool:
+    return t.author_kind is AuthorKind.CUSTOMER and t.delivery_state is DeliveryState.READ
 
 
 def feedback_buttons(meta: Mapping[str, Any], locale: str | None) -> dict[str, str] | None:

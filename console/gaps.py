@@ -106,11 +106,12 @@ class GapsApi:
         if unknown:
             raise BadRequest("unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}")
         until = _moment(query["until"], "until") if query.get("until") else self.clock.now()
-        since = (
-            _moment(query["since"], "since")
-            if query.get("since")
-            else until - timedelta(days=DEFAULT_DAYS)
-        )
+        if query.get("since"):
+            since = _moment(query["since"], "since")
+        elif until.date() > date.min + timedelta(days=DEFAULT_DAYS):
+            since = until - timedelta(days=DEFAULT_DAYS)
+        else:
+            raise BadRequest("bad_until", f"until: {DEFAULT_DAYS} days before it are not a date")
         if since >= until:
             raise BadRequest("bad_since", "since must be before until")
         if until - since > timedelta(days=MAX_DAYS):
@@ -143,7 +144,10 @@ def _moment(value: str, name: str) -> datetime:
         raise BadRequest(
             f"bad_{name}", f"{name} must be an ISO date or date-time, got {value!r}"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:  # compared and stored in UTC, which can be past the calendar's ends
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"bad_{name}", f"{name} is out of range: {value!r}") from None
 
 
 def draft(c: Cluster) -> dict[str, Any]:

@@ -83,6 +83,17 @@ def storable_text(text: str) -> bool:
     return "\x00" not in text and not _SURROGATE.search(text)
 
 
+def _check_parameters(request: web.Request) -> None:
+    """No database column takes a NUL (PostgreSQL refuses it): a path or query parameter with
+    one, or with an unpaired surrogate, is refused before any handler looks it up."""
+    for name, value in (*request.match_info.items(), *request.query.items()):
+        if not (storable_text(name) and storable_text(value)):
+            raise BadRequest(
+                "bad_parameter",
+                f"parameter {name!r} contains a NUL or an unpaired surrogate character",
+            )
+
+
 def _as_tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
     return t if isinstance(t, tuple) else (t,)
 
@@ -102,6 +113,8 @@ def int_param(request: web.Request, name: str) -> int:
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Domain errors become JSON answers; nothing leaks a stack trace to the client."""
     try:
+        if request.path.startswith("/api/"):
+            _check_parameters(request)
         return await handler(request)
     except RoutingError as exc:
         return error_response(exc.status, exc.code, exc.message)

@@ -40,6 +40,7 @@ _MEDIA = {
 }
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 _VERSION = re.compile(r"[1-9][0-9]{0,8}")
+MAX_VERSION = 999_999_999  # the most _VERSION takes; larger overflows the column
 
 
 UNHELPFUL_SHOWN = 10  # latest "not helpful" votes in an article's detail
@@ -263,8 +264,8 @@ class KbApi:
         agent = await self.console.agent(request)
         article_id, locale = _key(request)
         body = await read_json(request, {"version": int, "comment": str}, {"version"})
-        if body["version"] < 1:
-            raise BadRequest("bad_version", "version must be 1 or more")
+        if not 1 <= body["version"] <= MAX_VERSION:
+            raise BadRequest("bad_version", f"version must be a version number (1..{MAX_VERSION})")
         row = await self.editor.rollback(
             agent, article_id, locale, body["version"], body.get("comment")
         )

@@ -19,6 +19,8 @@ FIELDS = ("id", "locale", "title", "body", "questions", "tags", "category", "sta
 STATUSES = ("draft", "in_review", "published", "archived")
 FORMATS = ("yaml", "json", "csv")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# Text no database column takes (PostgreSQL refuses NUL; no encoding has a lone surrogate).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_ID = 128
 
 
@@ -141,6 +143,12 @@ def validate(item: Any, where: str) -> dict[str, Any]:
         raise ArticleImportError(f"{where}: 'status' must be one of {', '.join(STATUSES)}")
     if status:
         article["status"] = status
+    for name, value in article.items():
+        texts = value if isinstance(value, list) else [value or ""]
+        if any(_UNSTORABLE.search(text) for text in texts):
+            raise ArticleImportError(
+                f"{where}: '{name}' contains a NUL or an unpaired surrogate character"
+            )
     return article
 
 

@@ -47,7 +47,7 @@ from routing.clock import Clock, SystemClock
 from routing.hub import Hub, RedisHub
 from routing.identify import ChatIdentity, IdentifyPolicy
 from routing.metrics import Metrics
-from routing.outbox import OutboxWorker
+from routing.outbox import OutboxPolicy, OutboxWorker
 from routing.policy import DeskPolicy
 from routing.privacy import RetentionWorker
 from routing.router import Router, RoutingPolicy
@@ -102,7 +102,9 @@ def create_app(
     kb = app[KB] = KnowledgeBase(db, semantic.encoder_for(settings.bot.semantic))
     channels = app[CHANNELS] = ChannelRegistry()
     channels.register(WebChatAdapter(hub))
-    outbox = app[OUTBOX] = OutboxWorker(db, channels, hub, clock, metrics_, settings.outbox)
+    outbox = app[OUTBOX] = OutboxWorker(
+        db, channels, hub, clock, metrics_, _outbox_policy(settings)
+    )
     rasa = _rasa(settings, kb, metrics_) if settings.bot.backend == "rasa" else None
     assistant: Assistant = rasa or _faq(settings, kb)
     if settings.email.enabled:
@@ -369,6 +371,17 @@ def _add_messenger_webhooks(app: web.Application, settings: Settings, router: Ro
         ).add_routes(app)
 
 
+def _outbox_policy(settings: Settings) -> OutboxPolicy:
+    """The outbox's policy, its lease outliving the slowest email send: a relay may take up to
+    its DATA timeout to answer, and no other worker may take the item over (and send the mail
+    a second time) meanwhile."""
+    if not settings.email.enabled:
+        return settings.outbox
+    slowest = settings.email.longest_send_seconds + 30.0
+    lease = max(settings.outbox.lease_seconds, slowest)
+    return dataclasses.replace(settings.outbox, lease_seconds=lease)
+
+
 def _email_adapter(email: EmailSettings, clock: Clock, public_url: str) -> EmailAdapter:
     try:
         templates = EmailTemplates.load(_config_path(email.templates))
@@ -381,6 +394,7 @@ def _email_adapter(email: EmailSettings, clock: Clock, public_url: str) -> Email
         password=email.smtp_password,
         tls=email.smtp_tls,
         timeout=email.smtp_timeout_seconds,
+        data_timeout=email.smtp_data_timeout_seconds,
     )
     return EmailAdapter(
         smtp,
@@ -546,9 +560,15 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unhealthy", "database": f"error: {type(exc).__name__}"}, status=503
         )
-    return web.json_response(
-        {"status": "ok", "database": "ok", "kb_articles": len(request.app[KB].index)}
-    )
+    body: dict[str, Any] = {"status": "ok", "database": "ok"}
+    # Redis away is degraded, not down: chats and the console work, and sockets catch up from
+    # the database once the fan-out is back, so a load balancer should keep the process.
+    components = await request.app[HUB].health()
+    body |= components
+    if any(state != "ok" for state in components.values()):
+        body["status"] = "degraded"
+    body["kb_articles"] = len(request.app[KB].index)
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -44,6 +44,7 @@ def configure(level: str, fmt: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # aioimaplib logs raw IMAP traffic (message bodies) at DEBUG; mail.log does the same for
-    # aiosmtpd. Bodies never go to the logs, whatever the level.
+    # aiosmtpd, and writes envelope addresses at INFO (channels.email.receiver filters it too).
+    # Bodies and addresses never go to the logs, whatever the level.
     logging.getLogger("aioimaplib").setLevel(logging.INFO)
-    logging.getLogger("mail.log").setLevel(logging.INFO)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)

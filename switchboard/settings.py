@@ -214,6 +214,8 @@ class EmailSettings:
     smtp_password: str = ""
     smtp_tls: str = "starttls"
     smtp_timeout_seconds: float = 30.0
+    # RFC 5321 section 4.5.3.2: wait 10 minutes for the answer to the end of the data.
+    smtp_data_timeout_seconds: float = 600.0
     imap_host: str = ""
     imap_port: int = 993
     imap_user: str = ""
@@ -241,6 +243,12 @@ class EmailSettings:
         extra = [a.strip().lower() for a in self.own_addresses.split(",") if a.strip()]
         return (self.address.lower(), *extra)
 
+    @property
+    def longest_send_seconds(self) -> float:
+        """An upper bound on sending one message: connect, greeting, EHLO, STARTTLS, EHLO,
+        AUTH, MAIL, RCPT and QUIT at ``smtp_timeout_seconds`` each, then DATA."""
+        return 9 * self.smtp_timeout_seconds + self.smtp_data_timeout_seconds
+
     def validate(self) -> None:
         if not self.enabled:
             _check(
@@ -267,6 +275,11 @@ class EmailSettings:
         _check(self.attachment_max_bytes >= 0, "email.attachment_max_bytes", "must be >= 0")
         _check(self.receiver_max_bytes >= 1024, "email.receiver_max_bytes", "must be >= 1024")
         _check(self.smtp_timeout_seconds > 0, "email.smtp_timeout_seconds", "must be positive")
+        _check(
+            self.smtp_data_timeout_seconds > 0,
+            "email.smtp_data_timeout_seconds",
+            "must be positive",
+        )
         _check(self.imap_poll_seconds > 0, "email.imap_poll_seconds", "must be positive")
         if self.imap_host:
             _check(bool(self.imap_user), "email.imap_user", "must be set when imap_host is")

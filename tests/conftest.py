@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 from aiohttp.test_utils import TestClient
 
 from console.auth import create_agent
@@ -26,6 +27,7 @@ pytest_plugins = ["tests.email_fixtures"]  # dovecot, dovecot_basic, mailbox
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KB = ROOT / "config" / "demo_kb.yaml"
 PASSWORD = "correct horse battery"
+REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _in_ci() -> bool:
@@ -127,3 +129,18 @@ async def agent1(client: TestClient) -> AgentApi:
 @pytest.fixture
 async def agent2(client: TestClient) -> AgentApi:
     return await AgentApi.login(client, "agent2@example.com", PASSWORD)
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The shared test Redis (skipped when it is not running, except in CI)."""
+    client = redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:
+        if _in_ci():
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
+    finally:
+        await client.aclose()
+    return REDIS_URL

@@ -235,6 +235,26 @@ async def test_bad_query_parameters_are_400_naming_them(
     assert await refused(bad_before, 400) == "bad_id"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/kb/articles?q=a%00b",
+        "/api/v1/kb/articles?category=%00&tag=%00&locale=%00",
+        "/api/v1/queue?team=%00",
+        "/api/v1/canned-responses?q=%00",
+        "/api/v1/kb/articles/a%00b/en",
+        "/api/v1/kb/articles?q%00=x",
+    ],
+)
+async def test_a_nul_in_a_path_or_query_parameter_is_400_naming_it(
+    client: TestClient, agent1: AgentApi, path: str
+) -> None:
+    # No database column takes a NUL: PostgreSQL answered these with a 500.
+    resp = await client.get(path, headers=agent1.headers)
+
+    assert await refused(resp, 400) == "bad_parameter"
+
+
 # ---- authentication ------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -16,120 +16,22 @@ from typing import Any
 
 import aiosmtplib
 import pytest
-from aiohttp.test_utils import TestClient
 
 from switchboard.app import EMAIL_INGEST, create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
+from tests.email_fixtures import (
+    ALICE,
+    PASSWORD_QUESTION,
+    SUPPORT,
+    UNANSWERABLE,
+    MailDesk,
+    mail,
+    token_of,
+)
 from tests.fakes.dovecot import Mailbox
-from tests.fakes.smtp import Received, SmtpSink, free_port
+from tests.fakes.smtp import Received, SmtpSink
 from tests.helpers import AgentApi, eventually
-
-SUPPORT = "support@acme.test"
-ALICE = "alice@customer.test"
-PASSWORD_QUESTION = "Hi, I forgot my password and can't log in. How do I reset it?"
-UNANSWERABLE = "My parrot chewed the manual of my blender, can you post me a paper copy?"
-
-
-class MailDesk:
-    """A running Switchboard with email on, the relay it sends through, and an agent."""
-
-    def __init__(self, client: TestClient, relay: SmtpSink, receiver_port: int) -> None:
-        self.client = client
-        self.relay = relay
-        self.receiver_port = receiver_port
-        self.agent: AgentApi
-
-    async def send(self, message: EmailMessage, *, sender: str | None = None) -> Any:
-        """Hand a message to Switchboard's SMTP receiver as a mail relay would; ``sender=""``
-        sends it with a null envelope sender (MAIL FROM:<>), as bounces come."""
-        if sender is None:
-            sender = message["From"].addresses[0].addr_spec
-        smtp = aiosmtplib.SMTP(
-            hostname="127.0.0.1", port=self.receiver_port, start_tls=False, timeout=15
-        )
-        async with smtp:
-            # SMTP.send_message would replace an empty sender with From: sendmail keeps it.
-            return await smtp.sendmail(sender, [SUPPORT], message.as_bytes())
-
-    async def conversations_of(self, address: str) -> list[dict[str, Any]]:
-        listed = await self.agent.call("GET", "/api/v1/conversations")
-        return [
-            c
-            for c in listed["items"]
-            if c["channel"] == "email" and await self._address_of(c["customer"]["id"]) == address
-        ]
-
-    async def _address_of(self, customer_id: int) -> str:
-        customer = await self.agent.call("GET", f"/api/v1/customers/{customer_id}")
-        return next(i["address"] for i in customer["identities"] if i["channel"] == "email")
-
-    async def history(self, conversation_id: int) -> list[dict[str, Any]]:
-        conv = await self.agent.conversation(conversation_id)
-        return list(conv["messages"])
-
-
-def mail(
-    body: str = PASSWORD_QUESTION,
-    *,
-    subject: str = "Password help",
-    sender: str = ALICE,
-    name: str = "Alice Example",
-    headers: dict[str, str] | None = None,
-    reply_to: Received | None = None,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = f"{name} <{sender}>"
-    message["To"] = SUPPORT
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="customer.test")
-    if reply_to is not None:
-        message["In-Reply-To"] = reply_to.message["Message-ID"]
-        message["References"] = reply_to.message["Message-ID"]
-    for key, value in (headers or {}).items():
-        message[key] = value
-    message.set_content(body)
-    return message
-
-
-@pytest.fixture
-async def relay() -> AsyncIterator[SmtpSink]:
-    sink = SmtpSink()
-    await sink.start()
-    yield sink
-    await sink.stop()
-
-
-@pytest.fixture
-def email_settings(make_settings: Callable[..., Settings], relay: SmtpSink) -> Settings:
-    return make_settings(
-        email={
-            "address": SUPPORT,
-            "display_name": "Acme Support",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": relay.port,
-            "smtp_tls": "none",
-            "smtp_timeout_seconds": 5,
-            "receiver_host": "127.0.0.1",
-            "receiver_port": free_port(),
-            "attachment_max_bytes": 100_000,
-        }
-    )
-
-
-@pytest.fixture
-async def desk(aiohttp_client: Any, email_settings: Settings, relay: SmtpSink) -> MailDesk:
-    await seed(email_settings.effective_database_url)
-    client = await aiohttp_client(create_app(email_settings))
-    desk = MailDesk(client, relay, email_settings.email.receiver_port)
-    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
-    return desk
-
-
-def token_of(received: Received) -> str:
-    subject = str(received.message["Subject"])
-    return subject[subject.index("[#") + 2 : subject.index("]", subject.index("[#"))]
-
 
 # ---- acknowledgement and answers ----------------------------------------------------------
 

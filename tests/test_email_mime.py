@@ -382,11 +382,15 @@ def test_input_that_crashes_the_standard_library_does_not_crash_parse() -> None:
     assert mail.text == "a<![foo]>b\n\n- item"
 
 
-def test_attached_message_is_kept_whole() -> None:
+def test_attached_message_is_kept_whole_and_its_text_shown() -> None:
     inner = b"From: bob@example.com\r\nSubject: inner\r\n\r\ninner body"
     raw = multipart_with_part("Content-Type: message/rfc822", inner)
     mail = parse(raw, attachment_limit=LIMIT)
-    assert mail.text == "body"
+    assert mail.text == (
+        "body\n\n---------- Forwarded message ----------\n"
+        "From: bob@example.com\nSubject: inner\n\ninner body"
+    )
+    assert "inner body" in mail.reply_text
     (attachment,) = mail.attachments
     assert attachment.content_type == "message/rfc822"
     assert attachment.data is not None and b"inner body" in attachment.data
@@ -701,7 +705,7 @@ def test_references_keep_the_root_and_the_latest() -> None:
     [
         {"date": datetime(2024, 1, 1, 10)},
         {"message_id": "not an id"},
-        {"in_reply_to": "<>"},
+        {"message_id": "<xxxx>"},
         {"extra_headers": {"Subject": "override"}},
         {"extra_headers": {"X-Note": "a\r\nBcc: victim@example.com"}},
         {"from_address": "not an address"},
@@ -710,6 +714,12 @@ def test_references_keep_the_root_and_the_latest() -> None:
 def test_compose_rejects_bad_input(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         compose_reply(**changes)
+
+
+def test_threading_ids_that_are_not_left_at_right_are_left_out() -> None:
+    message = compose_reply(in_reply_to="<1234567>", references=["<xxxx>", "root@shop.test", "<>"])
+    assert message["In-Reply-To"] is None
+    assert message["References"] == "<root@shop.test>"
 
 
 def test_extra_headers_are_added() -> None:
@@ -743,3 +753,88 @@ def test_new_message_id() -> None:
     assert first.endswith("@shop.test") and "<" not in first
     with pytest.raises(ValueError):
         new_message_id("bad domain")
+
+
+# --- malformed mail as in CPython's corpus (issue 17) --------------------------------------
+
+
+def test_a_subject_wrapped_without_indentation_keeps_the_headers_below_it() -> None:
+    raw = (
+        b"From: Alice <alice@example.com>\r\nSubject: My order\r\nhas not arrived\r\n"
+        b"To: support@shop.test\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nWhere is it?"
+    )
+    mail = parse(raw, attachment_limit=LIMIT)
+    assert (mail.subject, mail.text, mail.to) == (
+        "My order has not arrived",
+        "Where is it?",
+        ("support@shop.test",),
+    )
+
+
+def test_text_right_after_the_headers_stays_the_body() -> None:
+    raw = b"From: a@example.com\r\nSubject: here's something\r\ncounter to RFC 5322, no newline\r\n"
+    mail = parse(raw, attachment_limit=LIMIT)
+    assert mail.subject == "here's something"
+    assert mail.text == "counter to RFC 5322, no newline"
+
+
+@pytest.mark.parametrize("sender", ["{}", "MAILER DAEMON <>", "undisclosed-recipients:;", "bob"])
+def test_a_from_that_is_no_address_gives_no_sender(sender: str) -> None:
+    mail = parse(raw_mail(b"hi", sender=sender), attachment_limit=LIMIT)
+    assert mail.from_address is None
+
+
+def test_the_envelope_sender_is_read_from_return_path() -> None:
+    mail = parse(
+        raw_mail(b"hi", headers="Return-Path: <Bob@Example.com>\r\n"), attachment_limit=LIMIT
+    )
+    assert mail.envelope_sender == "bob@example.com"
+    assert parse(raw_mail(b"hi"), attachment_limit=LIMIT).envelope_sender is None
+
+
+def test_a_report_names_the_returned_message_and_the_reporting_server() -> None:
+    body = (
+        b"--r1\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--r1\r\n"
+        b"Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n"
+        b"\r\nFinal-Recipient: rfc822; gone@example.com\r\nAction: failed\r\n--r1\r\n"
+        b"Content-Type: message/rfc822\r\n\r\nFrom: support@shop.test\r\n"
+        b"To: Gone <gone@example.com>\r\nMessage-ID: <sb.ab12cd34.7@shop.test>\r\n\r\nHello\r\n"
+        b"--r1--\r\n"
+    )
+    content_type = 'multipart/report; report-type=delivery-status; boundary="r1"'
+    mail = parse(raw_mail(body, content_type=content_type, charset=None), attachment_limit=LIMIT)
+    assert mail.report is not None
+    assert mail.report.returned_ids == ("sb.ab12cd34.7@shop.test",)
+    assert mail.report.returned_to == ("gone@example.com",)
+    assert mail.report.reporting_host == "mx.example.com"
+    assert mail.text == "Delivery failed."  # the returned message is evidence, not the text
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ("List-Post: <mailto:news@example.com>\r\n", "mailing_list"),
+        ("X-Mailman-Version: 2.1.39\r\n", "mailing_list"),
+        ("X-Mailer: phpList v3.6.12\r\n", "bulk_mailer"),
+        ("X-Campaign-Id: 8812\r\n", "bulk_mailer"),
+        ("X-Mailer: Apple Mail (2.3731)\r\n", None),
+    ],
+)
+def test_list_and_bulk_mailer_rules(headers: str, reason: str | None) -> None:
+    assert reason_for(headers) == reason
+
+
+@pytest.mark.parametrize(
+    ("to", "cc", "reason"),
+    [
+        ("IETF-Announce:;", "", "group_recipients"),
+        ("undisclosed-recipients: ;", "", "group_recipients"),
+        ("friends:;", "Cc: support@shop.test\r\n", None),
+        ("Team: a@example.com, b@example.com;", "", None),
+    ],
+)
+def test_group_recipients_rule(to: str, cc: str, reason: str | None) -> None:
+    raw = (
+        f"From: Alice <alice@example.com>\r\nTo: {to}\r\n{cc}Subject: News\r\n\r\nhello"
+    ).encode()
+    assert automatic_reason(parse(raw, attachment_limit=LIMIT), OWN) == reason

@@ -333,6 +333,10 @@ async def test_gap_report_as_csv(client: TestClient, agent1: AgentApi) -> None:
         ({"limit": "many"}, "limit"),
         ({"limit": "501"}, "limit"),
         ({"sort": "count"}, "sort"),
+        # Past the calendar once in UTC (or 30 days before): these were 500s.
+        ({"since": "9999-12-31", "until": "9999-12-31T23:59:59-12:00"}, "until"),
+        ({"since": "0001-01-01T00:00:00+14:00", "until": "0001-01-02"}, "since"),
+        ({"until": "0001-01-01"}, "until"),
     ],
 )
 async def test_bad_parameters_are_400_naming_them(

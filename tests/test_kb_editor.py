@@ -407,3 +407,47 @@ async def test_import_and_export_through_the_api_round_trip(
     error = (await broken.json())["error"]
     assert broken.status == 400 and error["code"] == "invalid_file"
     assert "line 2" in error["message"] and "'title'" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "upload", "field"),
+    [
+        pytest.param(
+            "csv", b"id,locale,title,body\nx,en,Nul\x00here,body\n", "'title'", id="csv-nul"
+        ),
+        pytest.param(
+            "json",
+            b'[{"id": "x", "locale": "en", "title": "t", "body": "b\\u0000"}]',
+            "'body'",
+            id="json-nul",
+        ),
+        pytest.param(
+            "json",
+            b'[{"id": "x", "locale": "en", "title": "t", "body": "b", "tags": ["\\ud83d"]}]',
+            "'tags'",
+            id="json-lone-surrogate",
+        ),
+    ],
+)
+async def test_an_import_with_text_no_database_stores_is_refused_naming_the_field(
+    client: TestClient, manager: AgentApi, fmt: str, upload: bytes, field: str
+) -> None:
+    # PostgreSQL refuses a NUL: this import was a 500 there.
+    resp = await client.post(
+        "/api/v1/kb/import", params={"format": fmt}, data=upload, headers=manager.headers
+    )
+
+    error = (await resp.json())["error"]
+    assert resp.status == 400 and error["code"] == "invalid_file"
+    assert field in error["message"] and "NUL or an unpaired surrogate" in error["message"]
+
+
+async def test_a_rollback_to_a_version_number_past_the_column_is_400(
+    client: TestClient, manager: AgentApi
+) -> None:
+    key = (await manager.call("GET", BASE, params={"limit": "1"}))["items"][0]
+    path = f"{BASE}/{key['id']}/{key['locale']}/rollback"
+
+    body = await manager.call("POST", path, expect=400, json={"version": 2**40})
+
+    assert body["error"]["code"] == "bad_version"

@@ -3,32 +3,12 @@ Redis, so a customer on one process hears an agent working on another."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
-
-import pytest
-import redis.asyncio as redis
 
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.conftest import PASSWORD, seed
 from tests.helpers import AgentApi, ChatClient
-
-REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    client = redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:
-        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
-    finally:
-        await client.aclose()
-    return REDIS_URL
 
 
 async def test_agent_on_one_process_reaches_customer_on_another(

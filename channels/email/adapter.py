@@ -1,38 +1,31 @@
 """The email channel's outbound side: replies rendered from per-locale templates, sent with
-aiosmtplib. SMTP 4xx and connection trouble are transient (the outbox retries with backoff);
-5xx is permanent and shown to the agent as a failed message."""
+aiosmtplib (:mod:`channels.email.transport`). SMTP 4xx and connection trouble are transient
+(the outbox retries with backoff); 5xx, and a message that cannot be built, are permanent and
+shown to the agent as a failed message. A send the relay took but never confirmed is retried
+once; the memory of that is per process (a restart or another worker may try once more)."""
 
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
-import aiosmtplib
 import yaml
 
 from channels.base import DeliveryReceipt, OutboundMessage, Suggestion
 from channels.buttons import asks_feedback, feedback_link
 from channels.email.compose import compose, reply_subject
-from channels.errors import PermanentChannelError, TransientChannelError
+from channels.email.mime import is_address
+from channels.email.transport import SmtpSettings, UnconfirmedDelivery, transmit
+from channels.errors import PermanentChannelError
 from routing.clock import Clock, SystemClock
 from storage.models import AuthorKind, DeliveryState
 
 CHANNEL = "email"
 log = logging.getLogger("switchboard.email")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    user: str = ""
-    password: str = ""
-    tls: str = "starttls"  # "ssl" | "starttls" | "none"
-    timeout: float = 30.0
-    tls_context: ssl.SSLContext | None = None  # None: the system's trusted certificates
+_UNCONFIRMED_KEPT = 10_000  # touchpoints whose send the relay never confirmed, remembered
+__all__ = ["EmailAdapter", "EmailTemplates", "SmtpSettings"]
 
 
 # The shipped texts: a key a site's own templates file lacks (one added by a newer release)
@@ -89,6 +82,8 @@ class EmailAdapter:
         self._clock = clock or SystemClock()
         # The public base URL of the "was this helpful?" links; None: answers carry none.
         self._feedback_url = feedback_url
+        # Sends the relay took but never confirmed, oldest first (per process: see send).
+        self._unconfirmed: dict[int, None] = {}
 
     def message_id(self, message: OutboundMessage) -> str:
         """Stable per touchpoint, so a retried send carries the same Message-ID."""
@@ -141,50 +136,47 @@ class EmailAdapter:
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         message_id = self.message_id(message)
-        email = compose(
-            from_address=self._address,
-            from_name=self._display_name,
-            to=message.address,
-            subject=self._subject(message),
-            text=self.render(message),
-            message_id=message_id,
-            in_reply_to=message.meta.get("in_reply_to"),
-            references=list(message.meta.get("references") or []),
-            # RFC 3834: everything but a person's reply is an automatic response.
-            auto_submitted=message.author_kind is not AuthorKind.AGENT,
-            date=self._clock.now(),
-        )
-        smtp = self._smtp
+        email = self._build(message, message_id)
         try:
-            await aiosmtplib.send(
-                email,
-                hostname=smtp.host,
-                port=smtp.port,
-                username=smtp.user or None,
-                password=smtp.password or None,
-                use_tls=smtp.tls == "ssl",
-                start_tls=smtp.tls == "starttls",
-                tls_context=smtp.tls_context,
-                timeout=smtp.timeout,
+            await transmit(self._smtp, email, self._address, message.address)
+        except UnconfirmedDelivery as exc:
+            # The relay may have it: one cautious retry (same Message-ID, so the customer's
+            # client shows one mail if both arrive), then the agent is told.
+            if message.touchpoint_id in self._unconfirmed:
+                self._unconfirmed.pop(message.touchpoint_id, None)
+                raise PermanentChannelError(f"{exc}; not sent again") from None
+            self._unconfirmed[message.touchpoint_id] = None
+            while len(self._unconfirmed) > _UNCONFIRMED_KEPT:
+                self._unconfirmed.pop(next(iter(self._unconfirmed)))
+            log.warning(
+                "email_unconfirmed", extra={"fields": {"touchpoint": message.touchpoint_id}}
             )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            raise _by_code(min(codes, default=550), f"recipient refused: {exc}") from None
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            # The server's password, not this message, is wrong: retry once it is fixed.
-            raise TransientChannelError(f"SMTP authentication failed ({exc.code})") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise _by_code(exc.code, f"SMTP {exc.code} {exc.message}".strip()) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise TransientChannelError(
-                f"SMTP server {smtp.host}:{smtp.port} unreachable: {exc or type(exc).__name__}"
-            ) from None
+            raise
+        self._unconfirmed.pop(message.touchpoint_id, None)
         log.info("email_sent", extra={"fields": {"touchpoint": message.touchpoint_id}})
         return DeliveryReceipt(provider_message_id=message_id, state=DeliveryState.SENT)
 
-
-def _by_code(code: int, text: str) -> TransientChannelError | PermanentChannelError:
-    return TransientChannelError(text) if 400 <= code < 500 else PermanentChannelError(text)
+    def _build(self, message: OutboundMessage, message_id: str) -> EmailMessage:
+        """The email for ``message``; a message that cannot be built fails at once, with the
+        reason, instead of being retried: nothing about it changes by waiting."""
+        if not is_address(message.address):
+            raise PermanentChannelError(f"not an email address: {message.address!r}")
+        try:
+            return compose(
+                from_address=self._address,
+                from_name=self._display_name,
+                to=message.address,
+                subject=self._subject(message),
+                text=self.render(message),
+                message_id=message_id,
+                in_reply_to=message.meta.get("in_reply_to"),
+                references=list(message.meta.get("references") or []),
+                # RFC 3834: everything but a person's reply is an automatic response.
+                auto_submitted=message.author_kind is not AuthorKind.AGENT,
+                date=self._clock.now(),
+            )
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise PermanentChannelError(f"the email could not be built: {exc}") from None
 
 
 def _articles(suggestions: tuple[Suggestion, ...]) -> str:

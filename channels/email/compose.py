@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 from channels.email.mime import strip_reply_prefixes
 
-__all__ = ["compose", "new_message_id", "reply_subject", "text_to_html"]
+__all__ = ["compose", "new_message_id", "reply_subject", "text_to_html", "usable_id"]
 
 # 7-bit transfer encodings: the generator picks quoted-printable or base64 (whichever is
 # shorter, so base64 for Thai and Chinese), and no relay has to support 8BITMIME.
@@ -57,10 +57,21 @@ def _bare_id(value: str) -> str:
     return bare
 
 
+def usable_id(value: str | None) -> str | None:
+    """``value`` without angle brackets when it is a ``left@right`` message id, else None.
+
+    Other mail's ids are not ours to vouch for: ``<1234567>`` and ``<xxxx>`` arrive in real
+    mail, and threading headers we cannot reuse are left out rather than failing a reply.
+    """
+    bare = (value or "").strip().removeprefix("<").removesuffix(">")
+    return bare if _ID.match(bare) else None
+
+
 def _references(references: Sequence[str], in_reply_to: str | None) -> list[str]:
-    ids = [_bare_id(value) for value in references if value.strip()]
-    if in_reply_to:
-        ids.append(_bare_id(in_reply_to))  # RFC 5322 3.6.4: the parent's id comes last
+    ids = [bare for value in references if (bare := usable_id(value))]
+    parent = usable_id(in_reply_to)
+    if parent:
+        ids.append(parent)  # RFC 5322 3.6.4: the parent's id comes last
     ids = list(dict.fromkeys(ids))
     if len(ids) > _MAX_REFERENCES:
         ids = ids[:1] + ids[-(_MAX_REFERENCES - 1) :]
@@ -116,9 +127,10 @@ def compose(
 ) -> EmailMessage:
     """A multipart/alternative reply; ``html`` defaults to :func:`text_to_html` of ``text``.
 
-    Ids are given without angle brackets. ``extra_headers`` may not replace the headers set
-    here. Raises ValueError for a naive ``date``, a malformed id or a header that would
-    inject a line break.
+    Ids are given without angle brackets. ``in_reply_to`` and ``references`` that are not
+    ``left@right`` ids are left out (they come from other people's mail). ``extra_headers``
+    may not replace the headers set here. Raises ValueError for a naive ``date``, a malformed
+    ``message_id``, an address that is not one, or a header that would inject a line break.
     """
     if date.tzinfo is None:
         raise ValueError("date must be timezone-aware")
@@ -128,8 +140,9 @@ def compose(
     message["Subject"] = " ".join(subject.split())
     message["Date"] = date
     message["Message-ID"] = f"<{_bare_id(message_id)}>"
-    if in_reply_to:
-        message["In-Reply-To"] = f"<{_bare_id(in_reply_to)}>"
+    parent = usable_id(in_reply_to)
+    if parent:
+        message["In-Reply-To"] = f"<{parent}>"
     thread = _references(references, in_reply_to)
     if thread:
         message["References"] = " ".join(f"<{value}>" for value in thread)

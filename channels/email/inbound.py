@@ -63,10 +63,11 @@ class EmailIngest:
         except MailParseError as exc:
             log.warning("email_rejected", extra={"fields": {"reason": str(exc)}})
             return Delivery(Outcome.REJECTED, str(exc))
-        if not mail.from_address:
+        sender = self._sender(mail)
+        if sender is None:
             log.warning("email_rejected", extra={"fields": {"reason": "no sender address"}})
             return Delivery(Outcome.REJECTED, "no sender address")
-        message = self.to_inbound(mail)
+        message = self.to_inbound(mail, sender)
         await self._handle(message)
         log.info(
             "email_received",
@@ -83,9 +84,39 @@ class EmailIngest:
                 return found.group(1).upper()
         return None
 
-    def to_inbound(self, mail: ParsedMail) -> InboundMessage:
-        assert mail.from_address is not None
-        token = find_token(mail.subject) or self._token_in_ids(mail)
+    def _sender(self, mail: ParsedMail) -> str | None:
+        """Whom the mail is from, for the customer record: the From: address; else the
+        envelope sender; else, for a bounce of our own mail, the customer it was for (so it
+        joins their conversation); else the reporting server's postmaster. None: nobody."""
+        returned = self._returned(mail)
+        if returned is not None:
+            return returned[1]
+        if mail.from_address:
+            return mail.from_address
+        if mail.envelope_sender:
+            return mail.envelope_sender
+        if mail.report is not None and mail.report.reporting_host:
+            return f"postmaster@{mail.report.reporting_host}"
+        return None
+
+    def _returned(self, mail: ParsedMail) -> tuple[str, str] | None:
+        """(our Message-ID, its recipient) when ``mail`` is a bounce of a message we sent."""
+        if mail.report is None or not mail.report.returned_to:
+            return None
+        for message_id in mail.report.returned_ids:
+            if self._ours.match(message_id):
+                recipients = [a for a in mail.report.returned_to if a not in self._own]
+                return (message_id, recipients[0]) if recipients else None
+        return None
+
+    def to_inbound(self, mail: ParsedMail, sender: str | None = None) -> InboundMessage:
+        sender = sender or mail.from_address
+        assert sender is not None
+        returned = self._returned(mail)
+        returned_ids = [returned[0]] if returned else []
+        ours = self._ours.match(returned[0]) if returned else None
+        token = ours.group(1).upper() if ours else None
+        token = token or find_token(mail.subject) or self._token_in_ids(mail)
         subject = strip_reply_prefixes(without_tokens(mail.subject))
         meta: dict[str, Any] = {
             "message_id": mail.message_id,
@@ -104,13 +135,13 @@ class EmailIngest:
             meta["sent_at"] = mail.date.isoformat()
         return InboundMessage(
             channel=CHANNEL,
-            address=mail.from_address,
+            address=sender,
             # What the bot and the agent list see: the new text, not the quoted thread below it.
             text=mail.reply_text.strip() or subject,
             external_id=_provider_id(mail),
-            display_name=mail.from_name,
+            display_name=mail.from_name if sender == mail.from_address else None,
             thread_ref=token,
-            thread_ids=_unique([*mail.in_reply_to, *mail.references]),
+            thread_ids=_unique([*mail.in_reply_to, *mail.references, *returned_ids]),
             subject=subject or None,
             automatic=automatic_reason(mail, self._own),
             attachments=tuple(

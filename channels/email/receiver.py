@@ -18,6 +18,31 @@ from channels.email.inbound import Delivery, Outcome
 
 log = logging.getLogger("switchboard.email.receiver")
 Deliver = Callable[[bytes], Awaitable[Delivery]]
+# aiosmtpd's own logger: at INFO it writes every connection's peer, each command line and the
+# envelope addresses (personal data), as free text.
+AIOSMTPD_LOG = "mail.log"
+
+
+class _LibraryLogFilter(logging.Filter):
+    """Only aiosmtpd's warnings and errors get through, as our own event: the message template
+    is kept, its arguments (peers, command lines, addresses) are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return False
+        detail = str(record.msg)
+        error = record.levelno >= logging.ERROR
+        record.msg = "smtp_session_error" if error else "smtp_session_warning"
+        record.args = ()
+        record.fields = {"detail": detail}
+        return True
+
+
+def quiet_library_log() -> None:
+    """Keep aiosmtpd's log to structured warnings without personal data (idempotent)."""
+    library = logging.getLogger(AIOSMTPD_LOG)
+    if not any(isinstance(f, _LibraryLogFilter) for f in library.filters):
+        library.addFilter(_LibraryLogFilter())
 
 
 class SmtpReceiver:
@@ -47,6 +72,7 @@ class SmtpReceiver:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
+        quiet_library_log()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(

@@ -3606,6 +3606,9 @@
         refreshQueue();
         scheduleSupervisorRefresh();
         break;
+      case "resync": // the server's live events may have had a gap (a Redis blip): catch up
+        refreshAll();
+        break;
       case "conversation":
         onConversationEvent(String(frame.conversation_id));
         break;
