@@ -16,14 +16,15 @@ from console.gaps import GapsApi
 from console.http import BadRequest, Gone, int_param, read_json
 from console.reports import ReportsApi
 from console.segments import SegmentsApi
+from console.staff import StaffApi, parse_presence
 from console.supervisor import supervisor_overview
+from console.throttle import LoginThrottle, ThrottlePolicy, TooManyAttempts, client_address
 from routing import views
-from routing.assignment import ChannelKind, Presence, Role
-from routing.desk import agent_view, capacity_of
-from routing.hub import CONSOLE
+from routing.assignment import Presence
+from routing.desk import capacity_of
+from routing.errors import Forbidden
 from routing.placeholders import PLACEHOLDERS
 from routing.router import Router
-from storage.db import RecordNotFound
 from storage.models import Agent, Conversation, ConversationStatus, Touchpoint
 from storage.repos import agents as agent_repo
 from storage.repos import attachments as attachment_repo
@@ -43,6 +44,7 @@ class ConsoleApi:
         presence_timeout: timedelta,
         max_chars: int,
         default_region: str = "US",
+        login_throttle: ThrottlePolicy | None = None,
     ) -> None:
         self.router = router
         self.db = router.db
@@ -51,6 +53,7 @@ class ConsoleApi:
         self.presence_timeout = presence_timeout
         self.max_chars = max_chars
         self.default_region = default_region
+        self.login_throttle = LoginThrottle(self.db, self.clock, login_throttle or ThrottlePolicy())
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -59,7 +62,6 @@ class ConsoleApi:
         r.add_get("/api/v1/me", self.me)
         r.add_patch("/api/v1/me", self.update_me)
         r.add_get("/api/v1/agents", self.agents)
-        r.add_patch("/api/v1/agents/{id}", self.update_agent)
         r.add_get("/api/v1/workspace", self.workspace)
         r.add_get("/api/v1/supervisor", self.supervisor)
         r.add_get("/api/v1/queue", self.queue)
@@ -78,6 +80,7 @@ class ConsoleApi:
         GapsApi(self).add_routes(app)
         ReportsApi(self).add_routes(app)
         SegmentsApi(self).add_routes(app)
+        StaffApi(self).add_routes(app)
 
     async def agent(self, request: web.Request) -> Agent:
         header = request.headers.get("Authorization", "")
@@ -89,12 +92,36 @@ class ConsoleApi:
         return await auth.authenticate(self.db, self.clock, token.strip())
 
     async def login(self, request: web.Request) -> web.Response:
-        body = await read_json(request, {"email": str, "password": str}, {"email", "password"})
-        token, agent, expires = await auth.login(
-            self.db, self.clock, body["email"], body["password"], self.token_ttl
+        body = await read_json(
+            request,
+            {"email": str, "password": str, "client": str},
+            {"email", "password"},
         )
-        if agent.presence == Presence.OFFLINE.value:  # signing in is coming to work
-            agent = await self.router.desk.set_presence(agent, Presence.ONLINE)
+        client = body.get("client", auth.API)
+        if client not in auth.CLIENTS:
+            raise BadRequest("bad_client", f"client must be one of {', '.join(auth.CLIENTS)}")
+        address = client_address(request, self.login_throttle.policy.trusted_proxies)
+        try:
+            attempt = await self.login_throttle.begin(body["email"], address)
+        except TooManyAttempts as exc:
+            return exc.response()
+        try:
+            token, agent, expires = await auth.login(
+                self.db, self.clock, body["email"], body["password"], self.token_ttl, client=client
+            )
+        except auth.BadCredentials as exc:
+            await self.login_throttle.failed(attempt, exc.agent_id)
+            raise
+        await self.login_throttle.succeeded(attempt)
+        # Signing in to the console is coming to work, for those who work a queue; a script's
+        # sign-in, or a knowledge manager's, leaves presence alone.
+        desk = self.router.desk
+        if (
+            client == auth.CONSOLE
+            and agent.presence == Presence.OFFLINE.value
+            and desk.works_queue(agent)
+        ):
+            agent = await desk.set_presence(agent, Presence.ONLINE)
         return web.json_response(
             {"token": token, "expires_at": views.iso(expires), "agent": _agent(agent)}
         )
@@ -102,8 +129,8 @@ class ConsoleApi:
     async def logout(self, request: web.Request) -> web.Response:
         agent = await self.agent(request)
         token = request.headers["Authorization"].partition(" ")[2].strip()
-        await auth.logout(self.db, self.clock, token)
-        await self.router.desk.set_presence(agent, Presence.OFFLINE, why="signed out")
+        if await auth.logout(self.db, self.clock, token) == auth.CONSOLE:
+            await self.router.desk.set_presence(agent, Presence.OFFLINE, why="signed out")
         return web.json_response({"ok": True})
 
     async def me(self, request: web.Request) -> web.Response:
@@ -115,7 +142,7 @@ class ConsoleApi:
         body = await read_json(request, {"phone": str, "voice_client": str, "presence": str}, set())
         values: dict[str, str | None] = {}
         if "presence" in body:
-            agent = await self.router.desk.set_presence(agent, _presence(body["presence"]))
+            agent = await self.router.desk.set_presence(agent, parse_presence(body["presence"]))
         if "phone" in body:
             raw = body["phone"].strip()
             try:
@@ -138,11 +165,14 @@ class ConsoleApi:
         return web.json_response(updated)
 
     async def queue(self, request: web.Request) -> web.Response:
-        await self.agent(request)
+        agent = await self.agent(request)
         team = request.query.get("team") or None
         desk = self.router.desk
+        if team is not None and not desk.sees(agent, team):
+            raise Forbidden("not_your_team", f"{team} is not one of your teams' queues")
         async with self.db.transaction() as session:
             ranked = await desk.queue(session, team=team, only_team=team is not None)
+            ranked = [(w, c) for w, c in ranked if desk.sees(agent, w.team)]
             listed = [await self._summary(session, conv) for _, conv in ranked[:200]]
             online = await agent_repo.count_online(
                 session, self.clock.now() - self.presence_timeout
@@ -175,6 +205,12 @@ class ConsoleApi:
         )
         async with self.db.transaction() as session:
             items = await conv_repo.list_for(session, assignee_id=assignee_id, status=status)
+            # Other teams' queues stay out of sight unless the workspace opens them.
+            items = [
+                c
+                for c in items
+                if c.status is not ConversationStatus.QUEUED or self.router.desk.sees(agent, c.team)
+            ]
             listed = [await self._summary(session, c) for c in items]
         return web.json_response({"items": listed})
 
@@ -240,41 +276,6 @@ class ConsoleApi:
         async with self.db.transaction() as session:
             items = await self.router.desk.agents_overview(session)
         return web.json_response({"items": items})
-
-    async def update_agent(self, request: web.Request) -> web.Response:
-        """A supervisor sets an agent's teams, skills, capacity, role or presence."""
-        me = await self.agent(request)
-        self.router.desk.require_supervisor(me)
-        agent_id = int_param(request, "id")
-        body = await read_json(
-            request,
-            {"teams": list, "skills": list, "capacity": dict, "role": str, "presence": str},
-            set(),
-        )
-        teams = self.router.desk.policy.team_names()
-        async with self.db.transaction() as session:
-            row = await agent_repo.get(session, agent_id)
-            if row is None or not row.active:
-                raise RecordNotFound("agent", agent_id)
-            if "teams" in body:
-                row.teams = _names(body["teams"], "teams", allowed=teams)
-            if "skills" in body:
-                row.skills = _names(body["skills"], "skills")
-            if "capacity" in body:
-                row.capacity = _capacity(body["capacity"])
-            if "role" in body:
-                if body["role"] not in Role._value2member_map_:
-                    raise BadRequest(
-                        "bad_role", f"role must be one of {', '.join(r.value for r in Role)}"
-                    )
-                row.role = body["role"]
-        if "presence" in body:
-            row = await self.router.desk.set_presence(row, _presence(body["presence"]))
-        self.router.desk.wake()
-        await self.router.hub.publish(CONSOLE, {"type": "agents"})
-        async with self.db.transaction() as session:
-            loads = await conv_repo.loads(session, [agent_id])
-        return web.json_response(agent_view(row, loads.get(agent_id, {}), True))
 
     async def workspace(self, request: web.Request) -> web.Response:
         await self.agent(request)
@@ -396,44 +397,3 @@ def _agent(agent: Agent) -> dict[str, Any]:
         "skills": list(agent.skills or []),
         "capacity": {k.value: v for k, v in capacity_of(agent).items()},
     }
-
-
-def _presence(value: str) -> Presence:
-    try:
-        return Presence(value)
-    except ValueError:
-        raise BadRequest(
-            "bad_presence", f"presence must be one of {', '.join(p.value for p in Presence)}"
-        ) from None
-
-
-_NAME = re.compile(r"[a-z0-9_][a-z0-9_:.-]{0,63}")
-
-
-def _names(values: list[Any], field: str, allowed: tuple[str, ...] | None = None) -> list[str]:
-    result: list[str] = []
-    for value in values:
-        if not isinstance(value, str) or not _NAME.fullmatch(value.strip().lower()):
-            raise BadRequest(
-                f"bad_{field}", f"{field}: short lowercase names like 'billing' or 'lang:th'"
-            )
-        name = value.strip().lower()
-        if allowed is not None and name not in allowed:
-            raise BadRequest(
-                f"unknown_{field}", f"no team {name!r}; teams: {', '.join(allowed) or 'none'}"
-            )
-        if name not in result:
-            result.append(name)
-    return result
-
-
-def _capacity(value: dict[str, Any]) -> dict[str, int]:
-    kinds = [k.value for k in ChannelKind]
-    result: dict[str, int] = {}
-    for key, n in value.items():
-        if key not in kinds:
-            raise BadRequest("bad_capacity", f"capacity kinds are {', '.join(kinds)}")
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 50:
-            raise BadRequest("bad_capacity", f"capacity.{key} must be a whole number 0..50")
-        result[key] = n
-    return result

@@ -20,8 +20,21 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("switchboard-dummy-password")
 
 
+CONSOLE = "console"  # the staff console's sign-ins: they set presence
+API = "api"  # anything else (scripts, integrations): presence is left alone
+CLIENTS = (CONSOLE, API)
+
+
 class Unauthorized(RoutingError):
     status = 401
+
+
+class BadCredentials(Unauthorized):
+    """Wrong email or password; ``agent_id`` names the account when the email is known."""
+
+    def __init__(self, agent_id: int | None) -> None:
+        super().__init__("bad_credentials", "wrong email or password")
+        self.agent_id = agent_id
 
 
 def hash_password(password: str) -> str:
@@ -40,17 +53,23 @@ def _digest(token: str) -> str:
 
 
 async def login(
-    db: Database, clock: Clock, email: str, password: str, ttl: timedelta
+    db: Database,
+    clock: Clock,
+    email: str,
+    password: str,
+    ttl: timedelta,
+    *,
+    client: str = CONSOLE,
 ) -> tuple[str, Agent, datetime]:
     async with db.transaction() as session:
         agent = await agent_repo.by_email(session, email)
         ok = verify_password(agent.password_hash if agent else _DUMMY_HASH, password)
         if agent is None or not ok or not agent.active:
-            raise Unauthorized("bad_credentials", "wrong email or password")
+            raise BadCredentials(agent.id if agent else None)
         token = secrets.token_urlsafe(32)
         now = clock.now()
         row = await agent_repo.add_token(
-            session, agent_id=agent.id, token_hash=_digest(token), now=now, ttl=ttl
+            session, agent_id=agent.id, token_hash=_digest(token), now=now, ttl=ttl, client=client
         )
         await agent_repo.touch(session, agent.id, now)
     return token, agent, row.expires_at
@@ -72,9 +91,12 @@ async def authenticate(db: Database, clock: Clock, token: str) -> Agent:
     return agent
 
 
-async def logout(db: Database, clock: Clock, token: str) -> None:
+async def logout(db: Database, clock: Clock, token: str) -> str:
+    """Revoke the token; returns which client it was for (``console`` or ``api``)."""
     async with db.transaction() as session:
+        row = await agent_repo.token(session, _digest(token))
         await agent_repo.revoke_token(session, _digest(token), clock.now())
+    return row.client or CONSOLE if row is not None else API
 
 
 async def create_agent(

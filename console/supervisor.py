@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.report_figures import Range, Report
+from routing.access import Staff, takes
 from routing.policy import DeskPolicy
 from routing.sla import SlaStatus, WeeklyCalendar
 from storage.models import ConversationStatus
@@ -43,7 +44,8 @@ async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[st
     agents = await desk.agents_overview(session)
     waiting = [w for w, _ in await desk.queue(session)]
     online = [a for a in agents if a["presence"] == "online"]
-    names: list[str | None] = list(policy.team_names()) or [None]
+    all_teams = policy.team_names()
+    names: list[str | None] = list(all_teams) or [None]
     if any(w.team is None for w in waiting) and None not in names:
         names.append(None)
     teams = []
@@ -57,7 +59,7 @@ async def supervisor_overview(api: ConsoleApi, session: AsyncSession) -> dict[st
                 "waiting": len(queued),
                 "longest_wait_seconds": int((now - oldest).total_seconds()) if oldest else 0,
                 "agents_online": sum(
-                    1 for a in online if name is None or not a["teams"] or name in a["teams"]
+                    1 for a in online if takes(Staff.of(a["role"], a["teams"]), name, all_teams)
                 ),
             }
         )

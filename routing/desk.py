@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.templates import say
+from routing.access import SUPERVISORS, Staff, sees, takes, work_teams, works_queue
 from routing.assignment import (
     AgentState,
     ChannelKind,
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from routing.router import Router, _Txn
 
 log = logging.getLogger("switchboard.desk")
-SUPERVISORS = (Role.SUPERVISOR.value, Role.ADMIN.value)
 _SLA_FIELDS = {
     SlaTarget.FIRST_RESPONSE: "first_response_due_at",
     SlaTarget.NEXT_RESPONSE: "next_response_due_at",
@@ -233,7 +233,7 @@ class Desk:
         position = ids.index(conv.id) + 1 if conv.id in ids else len(ids) + 1
         since = now - self.router.policy.presence_timeout
         agents = [a for a in await agent_repo.active(session) if _fresh(a, since)]
-        able = [a for a in agents if a.presence == Presence.ONLINE and _in_team(a, conv.team)]
+        able = [a for a in agents if a.presence == Presence.ONLINE and self.takes(a, conv.team)]
         handle = statistics.median(await conv_repo.handle_times(session) or [0.0])
         average = timedelta(seconds=handle) if handle else self.policy.average_handle
         return position, len(able), estimated_wait(position - 1, len(able), average)
@@ -249,7 +249,8 @@ class Desk:
         now = self.clock.now()
         async with self.router.db.transaction() as session:
             since = now - self.router.policy.presence_timeout
-            agents = await agent_repo.online_for_update(session, since)
+            locked = await agent_repo.online_for_update(session, since)
+            agents = [a for a in locked if self.works_queue(a)]
             if not agents:
                 return 0
             waiting = [w for w in await self._waiting(session) if self.policy.auto(w.team)]
@@ -654,6 +655,19 @@ class Desk:
                 best = SlaView(target, due, status(due, now, self.policy.at_risk_within))
         return best
 
+    def works_queue(self, agent: Agent) -> bool:
+        """Whether the agent takes customers' conversations at all (routing.access)."""
+        return works_queue(Staff.of(agent.role, agent.teams))
+
+    def takes(self, agent: Agent, team: str | None) -> bool:
+        """Whether the agent is given (or pulls next) work of ``team``."""
+        return takes(Staff.of(agent.role, agent.teams), team, self.policy.team_names())
+
+    def sees(self, agent: Agent, team: str | None) -> bool:
+        """Whether the agent may see and claim by id a queued conversation of ``team``."""
+        staff = Staff.of(agent.role, agent.teams)
+        return sees(staff, team, self.policy.team_names(), self.policy.open_queues)
+
     def require_supervisor(self, agent: Agent) -> None:
         if agent.role not in SUPERVISORS:
             raise Forbidden("supervisors_only", "only supervisors and admins may do this")
@@ -720,11 +734,13 @@ def agent_state(
     for channel, count in load_by_channel.items():
         kind = channel_kind(channel)
         load[kind] = load.get(kind, 0) + count
-    # An agent in no team works every team's queue (a small desk needs no set-up).
-    teams = frozenset(agent.teams or []) or all_teams
+    # An agent in no team works every team's queue (a small desk needs no set-up); other
+    # staff in no team work none (routing.access).
+    staff = Staff.of(agent.role, agent.teams)
+    teams = work_teams(staff, all_teams)
     return AgentState(
         agent_id=agent.id,
-        teams=teams | ({""} if not agent.teams else frozenset()),
+        teams=teams | ({""} if works_queue(staff) and not agent.teams else frozenset()),
         skills=frozenset(agent.skills or []),
         presence=Presence(agent.presence),
         capacity=capacity_of(agent),
@@ -778,10 +794,6 @@ def _earliest(conv: Conversation) -> datetime | None:
 
 def _fresh(agent: Agent, since: datetime) -> bool:
     return agent.last_seen_at is not None and agent.last_seen_at >= since
-
-
-def _in_team(agent: Agent, team: str | None) -> bool:
-    return team is None or not agent.teams or team in agent.teams
 
 
 def _checked_text(text: str, what: str) -> str:

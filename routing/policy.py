@@ -44,6 +44,9 @@ class DeskPolicy:
     reopen_window: timedelta = timedelta(hours=24)
     average_handle: timedelta = timedelta(minutes=6)  # for wait estimates until there is history
     sweep_interval: timedelta = timedelta(seconds=5)
+    # False: an agent sees and claims only their own teams' queues (supervisors any); True:
+    # everyone sees and claims every queue. Automatic assignment goes by team either way.
+    open_queues: bool = False
     # Segment rules, value tiers and lifecycle stages (routing.segments).
     segments: SegmentPolicy = field(default_factory=SegmentPolicy)
 

@@ -25,7 +25,7 @@ from routing import inbound as inbound_steps
 from routing import replies, views, wordless
 from routing.clock import Clock
 from routing.desk import Desk
-from routing.errors import Conflict
+from routing.errors import Conflict, Forbidden
 from routing.hub import CONSOLE, Hub, customer_topic
 from routing.metrics import Metrics
 from routing.policy import DeskPolicy
@@ -625,6 +625,14 @@ class Router:
                     raise Conflict("queue_empty", "no conversation is waiting in the queue")
             else:
                 conv = await conv_repo.get(session, conversation_id)
+                if conv.status is ConversationStatus.QUEUED and not self.desk.sees(
+                    agent, conv.team
+                ):
+                    raise Forbidden(
+                        "not_your_team",
+                        f"the conversation waits in the {conv.team} queue, which is not one of "
+                        "your teams; ask a supervisor to transfer it",
+                    )
             if not await self._assign(session, conv, agent, txn):
                 raise Conflict(
                     "already_claimed", "another agent has already taken this conversation"
@@ -636,9 +644,13 @@ class Router:
     async def _next_for(self, session: AsyncSession, agent: Agent) -> Conversation | None:
         from routing.assignment import order
 
-        waiting = await self.desk._waiting(session)
-        mine = [w for w in waiting if w.team is None or not agent.teams or w.team in agent.teams]
-        for item in order(mine or waiting, self.clock.now(), self.desk.policy.at_risk_within):
+        waiting = await self.desk.queue(session)
+        mine = [w for w, _ in waiting if self.desk.takes(agent, w.team)]
+        # With nothing of their own waiting, they help where they may (supervisors anywhere,
+        # everyone with open queues); an agent scoped to their teams gets nothing.
+        if not mine:
+            mine = [w for w, _ in waiting if self.desk.sees(agent, w.team)]
+        for item in order(mine, self.clock.now(), self.desk.policy.at_risk_within):
             conv = await conv_repo.lock_queued(session, item.conversation_id)
             if conv is not None:
                 return conv

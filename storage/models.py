@@ -243,6 +243,22 @@ class AgentToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "console" (the staff console: its sign-in and sign-out set presence) or "api" (a
+    # script). NULL: a token from before the distinction, taken as the console's.
+    client: Mapped[str | None] = mapped_column(String(16))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account ("account:<email>") and per client address
+    ("address:<ip>"), shared by every process, with the time until which the key is held off
+    (console/throttle.py)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Conversation(Base):

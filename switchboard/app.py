@@ -494,6 +494,7 @@ def _add_routes(app: web.Application, settings: Settings, router: Router, hub: H
         presence_timeout=timedelta(seconds=settings.auth.presence_timeout_seconds),
         max_chars=settings.chat.max_message_chars,
         default_region=settings.twilio.default_region,
+        login_throttle=settings.auth.login_throttle,
     )
     console_api.add_routes(app)
     CannedApi(console_api).add_routes(app)

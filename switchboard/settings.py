@@ -13,11 +13,13 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from console.throttle import Limits, ThrottlePolicy, parse_networks
 from routing.outbox import OutboxPolicy
 from routing.privacy import RetentionPolicy
 
@@ -107,11 +109,46 @@ class ChatSettings:
 class AuthSettings:
     token_ttl_hours: float = 12.0
     presence_timeout_seconds: float = 60.0
+    # Sign-in throttling (console/throttle.py): per account, then per client address, the
+    # failures that cost nothing and the failures that lock; waits double from delay_seconds.
+    login_free_failures: int = 5
+    login_lock_failures: int = 10
+    login_address_free_failures: int = 20
+    login_address_lock_failures: int = 50
+    login_delay_seconds: float = 1.0
+    login_lock_minutes: float = 15.0
+    # Load balancers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); empty:
+    # the client's address is the connection's.
+    trusted_proxies: str = ""
 
     def validate(self) -> None:
         _check(self.token_ttl_hours > 0, "auth.token_ttl_hours", "must be positive")
         _check(
             self.presence_timeout_seconds > 0, "auth.presence_timeout_seconds", "must be positive"
+        )
+        for who in ("", "address_"):
+            free, lock = f"login_{who}free_failures", f"login_{who}lock_failures"
+            _check(getattr(self, free) >= 0, f"auth.{free}", "must be 0 or more")
+            _check(
+                getattr(self, lock) > getattr(self, free),
+                f"auth.{lock}",
+                f"must be more than auth.{free}",
+            )
+        _check(self.login_delay_seconds > 0, "auth.login_delay_seconds", "must be positive")
+        _check(self.login_lock_minutes > 0, "auth.login_lock_minutes", "must be positive")
+        try:
+            _ = self.login_throttle
+        except ValueError as exc:
+            raise SettingsError(f"setting auth.trusted_proxies: {exc}") from None
+
+    @property
+    def login_throttle(self) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            account=Limits(self.login_free_failures, self.login_lock_failures),
+            address=Limits(self.login_address_free_failures, self.login_address_lock_failures),
+            delay=timedelta(seconds=self.login_delay_seconds),
+            lock_for=timedelta(minutes=self.login_lock_minutes),
+            trusted_proxies=parse_networks(self.trusted_proxies),
         )
 
 

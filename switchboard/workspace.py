@@ -173,7 +173,9 @@ def _read_workspace(data: Any) -> DeskPolicy:
     presence = _section(root, "presence", ("disconnect_grace_seconds", "on_disconnect"))
     close = _section(root, "close", ("dispositions", "require_disposition", "reopen_window_hours"))
     csat = _section(root, "csat", ("enabled", "window_hours"))
-    assignment = _section(root, "assignment", ("average_handle_minutes", "sweep_seconds"))
+    assignment = _section(
+        root, "assignment", ("average_handle_minutes", "sweep_seconds", "open_queues")
+    )
     return DeskPolicy(
         teams=teams,
         rules=rules,
@@ -199,6 +201,7 @@ def _read_workspace(data: Any) -> DeskPolicy:
             assignment, "assignment", "average_handle_minutes", d.average_handle
         ),
         sweep_interval=_duration(assignment, "assignment", "sweep_seconds", d.sweep_interval),
+        open_queues=_bool(assignment.get("open_queues", d.open_queues), "assignment.open_queues"),
         segments=_read_segments(root.get("segments"), d.segments),
     )
 

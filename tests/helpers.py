@@ -96,8 +96,12 @@ class AgentApi:
         return {"Authorization": f"Bearer {self.token}"}
 
     @classmethod
-    async def login(cls, client: TestClient, email: str, password: str) -> AgentApi:
-        resp = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    async def login(
+        cls, client: TestClient, email: str, password: str, *, app: str = "console"
+    ) -> AgentApi:
+        """Sign in as the console does (``app="api"``: as a script does)."""
+        body = {"email": email, "password": password, "client": app}
+        resp = await client.post("/api/v1/auth/login", json=body)
         assert resp.status == 200, await resp.text()
         return cls(client, (await resp.json())["token"])
 

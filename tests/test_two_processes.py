@@ -339,7 +339,8 @@ async def sessions(cluster: Cluster) -> AsyncIterator[dict[str, aiohttp.ClientSe
 
 async def _login(session: aiohttp.ClientSession, agent: str, home: str) -> LoggedIn:
     async with session.post(
-        "/api/v1/auth/login", json={"email": f"{agent}@example.com", "password": PASSWORD}
+        "/api/v1/auth/login",
+        json={"email": f"{agent}@example.com", "password": PASSWORD, "client": "console"},
     ) as resp:
         body = await resp.json()
         assert resp.status == 200, (resp.status, body)

@@ -586,7 +586,7 @@
     submit.disabled = true;
     $("login-error").hidden = true;
     try {
-      const data = await api("POST", "/auth/login", { email, password }, { anonymous: true, handle401: true });
+      const data = await api("POST", "/auth/login", { email, password, client: "console" }, { anonymous: true, handle401: true });
       if (!data || !data.token) throw new ApiError(0, "bad_response", "The server sent an unexpected answer.");
       saveSession(data.token, data.agent);
       $("login-password").value = "";

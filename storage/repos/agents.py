@@ -47,10 +47,20 @@ async def get(session: AsyncSession, agent_id: int) -> Agent | None:
 
 
 async def add_token(
-    session: AsyncSession, *, agent_id: int, token_hash: str, now: datetime, ttl: timedelta
+    session: AsyncSession,
+    *,
+    agent_id: int,
+    token_hash: str,
+    now: datetime,
+    ttl: timedelta,
+    client: str | None = None,
 ) -> AgentToken:
     token = AgentToken(
-        agent_id=agent_id, token_hash=token_hash, created_at=now, expires_at=now + ttl
+        agent_id=agent_id,
+        token_hash=token_hash,
+        created_at=now,
+        expires_at=now + ttl,
+        client=client,
     )
     session.add(token)
     await session.flush()
@@ -67,6 +77,27 @@ async def revoke_token(session: AsyncSession, token_hash: str, now: datetime) ->
     await session.execute(
         update(AgentToken).where(AgentToken.token_hash == token_hash).values(revoked_at=now)
     )
+
+
+async def revoke_tokens(session: AsyncSession, agent_id: int, now: datetime) -> None:
+    """Sign the agent out everywhere (a deactivated account)."""
+    await session.execute(
+        update(AgentToken)
+        .where(AgentToken.agent_id == agent_id, AgentToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def admins_for_update(session: AsyncSession) -> list[Agent]:
+    """The active admins, locked: whoever demotes or deactivates one holds them all until
+    commit, so the last admin cannot be removed by two requests at once."""
+    rows = await session.execute(
+        select(Agent)
+        .where(Agent.active.is_(True), Agent.role == "admin")
+        .order_by(Agent.id)
+        .with_for_update()
+    )
+    return list(rows.scalars())
 
 
 # last_seen_at only needs this precision against a presence timeout of a minute; skipping the
