@@ -17,7 +17,9 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from channels.base import Attachment, Control, InboundMessage
+from channels.intake import store_each
 from channels.phone import InvalidPhoneNumber, normalize_phone
+from routing.ingest import storable
 from storage.models import DeliveryState
 
 log = logging.getLogger("switchboard.twilio")
@@ -70,7 +72,9 @@ class TwilioSignature:
                 'not match this request"}}',
                 content_type="application/json",
             )
-        return params
+        # Checked as sent; used as the ingest rule allows (no NUL, no lone surrogate), which
+        # covers SMS bodies, a caller's SpeechResult and everything else Twilio posts.
+        return {storable(key): storable(value) for key, value in params.items()}
 
 
 class SmsWebhooks:
@@ -98,12 +102,8 @@ class SmsWebhooks:
         missing = [name for name in ("MessageSid", "From") if not form.get(name)]
         if missing:
             return _bad_request("missing_field", f"missing form field(s): {', '.join(missing)}")
-        message = self.to_inbound(form)
-        try:
-            await self._handle(message)
-        except Exception:  # the webhook boundary: Twilio gets a 5xx, never a stack trace
-            log.exception("sms_store_failed")
-            return web.json_response(
+        if not await store_each([self.to_inbound(form)], self._handle, log, CHANNEL):
+            return web.json_response(  # Twilio tries its fallback URL, if one is set
                 {"error": {"code": "unavailable", "message": "could not store the message"}},
                 status=503,
             )

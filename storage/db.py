@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -163,6 +164,17 @@ async def _sqlite_connect(database: str) -> _SqliteConnection:
     connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does
     await connection
     return connection
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or used just now (connection
+    lost or refused, pool exhausted, locked, shutting down), so the same work may succeed
+    later; a data or programming error (a value a column refuses, a bad statement) never will."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, (sa_exc.OperationalError, sa_exc.InterfaceError)
+        )
+    return isinstance(exc, (sa_exc.TimeoutError, sa_exc.DisconnectionError, OSError, TimeoutError))
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:
