@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from channels.errors import fails_every_time
+from routing.ingest import UnstorableMessage
 
 __all__ = ["store_each"]
 
@@ -35,6 +36,8 @@ async def store_each(
             await store(item)
         except asyncio.CancelledError:
             raise
+        except UnstorableMessage as exc:  # not a real message: nothing to trace
+            log.warning(f"{channel}_message_refused", extra={"fields": {"reason": str(exc)}})
         except Exception as exc:
             if not fails_every_time(exc):
                 log.exception(f"{channel}_store_failed")

@@ -59,7 +59,13 @@ class TwilioSignature:
 
     async def verified_form(self, request: web.Request) -> dict[str, str]:
         """The request's form fields, once its signature checks out (else 403)."""
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (UnicodeDecodeError, ValueError):  # bytes that are not UTF-8, a bad multipart
+            raise web.HTTPBadRequest(
+                text='{"error": {"code": "bad_form", "message": "the body is not a UTF-8 form"}}',
+                content_type="application/json",
+            ) from None
         params = {key: str(value) for key, value in form.items() if isinstance(value, str)}
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature or not self._validator.validate(self.url_for(request), params, signature):

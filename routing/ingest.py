@@ -28,6 +28,7 @@ from channels.base import Attachment, InboundMessage
 __all__ = [
     "MAX_JSON_DEPTH",
     "BadJson",
+    "UnstorableMessage",
     "is_storable",
     "load_json",
     "storable",
@@ -91,31 +92,58 @@ def _leaf(item: Any, pending: list[tuple[Any, Any, Any]], parent: Any, slot: Any
     return storable(item) if isinstance(item, str) else item
 
 
+class UnstorableMessage(ValueError):
+    """A message that no redelivery could store: an address or provider id longer than any
+    real one (and than its column). Refused with a warning, never redelivered."""
+
+
+# Column sizes (storage.models) of what identifies a message: longer is not a real one.
+ADDRESS_MAX, EXTERNAL_ID_MAX, PHONE_MAX = 320, 255, 32
+# ... and of what only describes it: cut to fit.
+NAME_MAX, SUBJECT_MAX, LOCALE_MAX, FILE_FIELD_MAX = 200, 500, 16, 255
+
+
 def storable_message(msg: InboundMessage) -> InboundMessage:
     """``msg`` with every string a channel took from outside made :func:`storable`: the text,
-    the address and ids, names, subject, file names and the metadata, at any depth."""
+    the address and ids, names, subject, file names and the metadata, at any depth. Names, a
+    subject and file names longer than their columns are cut; a locale that long is dropped.
+
+    Raises:
+        UnstorableMessage: the address or the provider's id is longer than any real one.
+    """
+    address, external_id = storable(msg.address), storable_optional(msg.external_id)
+    if len(address) > ADDRESS_MAX or len(external_id or "") > EXTERNAL_ID_MAX:
+        raise UnstorableMessage(
+            f"the sender's address or the message id is over {ADDRESS_MAX} / "
+            f"{EXTERNAL_ID_MAX} characters"
+        )
+    locale, phone = storable_optional(msg.locale), storable_optional(msg.phone)
     return dataclasses.replace(
         msg,
-        address=storable(msg.address),
+        address=address,
         text=storable(msg.text),
-        external_id=storable_optional(msg.external_id),
-        display_name=storable_optional(msg.display_name),
-        locale=storable_optional(msg.locale),
+        external_id=external_id,
+        display_name=_cut(msg.display_name, NAME_MAX),
+        locale=locale if locale and len(locale) <= LOCALE_MAX else None,
         thread_ref=storable_optional(msg.thread_ref),
         thread_ids=tuple(storable(ref) for ref in msg.thread_ids),
-        subject=storable_optional(msg.subject),
+        subject=_cut(msg.subject, SUBJECT_MAX),
         automatic=storable_optional(msg.automatic),
-        phone=storable_optional(msg.phone),
+        phone=phone if phone and len(phone) <= PHONE_MAX else None,
         attachments=tuple(_storable_attachment(a) for a in msg.attachments),
         meta=_storable_meta(msg.meta),
     )
 
 
+def _cut(text: str | None, limit: int) -> str | None:
+    return None if text is None else storable(text)[:limit]
+
+
 def _storable_attachment(item: Attachment) -> Attachment:
     return dataclasses.replace(
         item,
-        name=storable(item.name),
-        content_type=storable(item.content_type),
+        name=storable(item.name)[:FILE_FIELD_MAX],
+        content_type=storable(item.content_type)[:FILE_FIELD_MAX],
         url=storable_optional(item.url),
     )
 
