@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 from sqlalchemy import exc as sa_exc
 
-from storage.db import is_unavailable
+from storage.db import is_unavailable, refuses_data
 
 
 class SwitchboardError(Exception):
@@ -82,19 +82,10 @@ def fails_every_time(exc: BaseException) -> bool:
     ``IndexError``), ``AttributeError``, a value or statement the database refuses, a
     ``PermanentChannelError``. Narrower than ``not retry_can_help(exc)``: an error of unknown
     kind is neither, and a caller that would lose data by giving up retries it."""
-    if isinstance(exc, sa_exc.DBAPIError) and is_unavailable(exc):
-        return False
+    if isinstance(exc, sa_exc.DBAPIError):
+        return refuses_data(exc)
+    if isinstance(exc, sa_exc.StatementError):  # a driver's own error, e.g. while encoding
+        return exc.orig is not None and fails_every_time(exc.orig)
     return isinstance(
-        exc,
-        (
-            TypeError,
-            ValueError,
-            LookupError,
-            AttributeError,
-            PermanentChannelError,
-            sa_exc.DataError,
-            sa_exc.IntegrityError,
-            sa_exc.ProgrammingError,
-            sa_exc.StatementError,  # what SQLAlchemy wraps a driver's encoding error in
-        ),
+        exc, (TypeError, ValueError, LookupError, AttributeError, PermanentChannelError)
     )

@@ -11,10 +11,16 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict, CIMultiDictProxy
+from sqlalchemy import exc as sa_exc
 from yarl import URL
 
 from channels.base import InboundMessage
-from channels.errors import PermanentChannelError, TransientChannelError
+from channels.errors import (
+    PermanentChannelError,
+    TransientChannelError,
+    fails_every_time,
+    retry_can_help,
+)
 from routing.clock import FrozenClock
 from routing.outbox import OutboxPolicy, OutboxWorker
 from storage.models import OutboxStatus
@@ -313,3 +319,41 @@ async def test_a_provider_retry_of_an_inbound_message_is_not_duplicated(paused) 
 
     assert again.duplicate and again.touchpoint.id == first.touchpoint.id
     assert len(fake.sent) == 1
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def _db_error(sqlstate: str) -> Exception:
+    """What SQLAlchemy raises for an asyncpg error: a generic DBAPIError over the driver's."""
+    return sa_exc.DBAPIError("INSERT …", {}, _PgError(sqlstate))
+
+
+@pytest.mark.parametrize(
+    ("error", "retry", "never"),
+    [
+        pytest.param(TransientChannelError("503"), True, False, id="transient"),
+        pytest.param(PermanentChannelError("unknown recipient"), False, True, id="permanent"),
+        pytest.param(ConnectionResetError(), True, False, id="reset"),
+        pytest.param(TimeoutError(), True, False, id="timeout"),
+        pytest.param(aiohttp.ClientPayloadError("cut"), True, False, id="payload-cut"),
+        pytest.param(_db_error("40P01"), True, False, id="pg-deadlock"),
+        pytest.param(_db_error("08006"), True, False, id="pg-connection-failure"),
+        pytest.param(_db_error("22021"), False, True, id="pg-bad-byte-sequence"),
+        pytest.param(_db_error("22001"), False, True, id="pg-value-too-long"),
+        pytest.param(_db_error("23503"), False, True, id="pg-foreign-key"),
+        pytest.param(sa_exc.OperationalError("BEGIN", {}, Exception("locked")), True, False),
+        pytest.param(TypeError("x"), False, True, id="TypeError"),
+        pytest.param(KeyError("x"), False, True, id="KeyError"),
+        pytest.param(UnicodeEncodeError("utf-8", "\ud83d", 0, 1, "surrogates"), False, True),
+        pytest.param(RuntimeError("unknown"), False, False, id="unknown"),
+    ],
+)
+def test_errors_are_classified_by_whether_a_retry_can_help(
+    error: Exception, retry: bool, never: bool
+) -> None:
+    assert retry_can_help(error) is retry
+    assert fails_every_time(error) is never
