@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from channels.base import (
 )
 from channels.buttons import asks_feedback, feedback_labels, handoff_label
 from channels.errors import ChannelError, PermanentChannelError
+from channels.intake import store_each
 from channels.line_api import (
     DEFAULT_API_BASE_URL,
     DEFAULT_DATA_API_BASE_URL,
@@ -57,6 +57,7 @@ from channels.line_api import (
 from channels.line_events import CHANNEL, PayloadError, encode_postback, inbound_messages
 from channels.text import sms_length, split_sms
 from routing.clock import Clock, SystemClock
+from routing.ingest import BadJson, load_json
 from storage.models import AuthorKind, DeliveryState
 
 __all__ = ["CHANNEL", "PATH", "TRAITS", "LineAdapter", "LineWebhooks", "render"]
@@ -247,22 +248,20 @@ class LineWebhooks:
                 return _error(401, "missing_signature", f"{SIGNATURE_HEADER} is missing")
             return _error(401, "bad_signature", f"{SIGNATURE_HEADER} does not match this body")
         try:
-            payload = json.loads(body)
-        except ValueError:  # includes bytes that are not UTF-8
-            return _error(400, "bad_json", "the body is not JSON")
+            payload = load_json(body)
+        except BadJson as exc:
+            return _error(400, exc.code, exc.message)
         try:
             messages = inbound_messages(payload, self._data_api)
         except PayloadError as exc:
             log.warning("line_payload_refused", extra={"fields": {"where": exc.where}})
             return _error(400, "missing_field", str(exc))
-        for message in messages:
-            message = await self._with_profile(message)
-            try:
-                await self._handle(message)
-            except Exception:  # the webhook boundary: LINE gets a 5xx, never a stack trace
-                log.exception("line_store_failed")
-                return _error(503, "unavailable", "could not store the message")
+        if not await store_each(messages, self._deliver, log, CHANNEL):
+            return _error(503, "unavailable", "could not store the message")
         return web.json_response({})
+
+    async def _deliver(self, message: InboundMessage) -> None:
+        await self._handle(await self._with_profile(message))
 
     def _signed(self, body: bytes, signature: str) -> bool:
         if not signature:

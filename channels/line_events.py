@@ -25,6 +25,7 @@ from typing import Any
 
 from channels.base import Attachment, InboundMessage, MessageKind
 from channels.text import sms_length as _units  # UTF-16 units: an emoji counts two
+from routing.ingest import BadJson, load_json
 
 __all__ = ["CHANNEL", "PayloadError", "encode_postback", "inbound_messages", "read_postback"]
 
@@ -106,8 +107,8 @@ def read_postback(data: str) -> tuple[str, dict[str, Any]]:
     """The text a postback stands for, and what else our button carried. Data from elsewhere
     (a rich menu set up in LINE's console) is taken as the text as it is."""
     try:
-        decoded = json.loads(data)
-    except ValueError:
+        decoded = load_json(data)
+    except BadJson:
         decoded = None
     if isinstance(decoded, dict) and isinstance(decoded.get("t"), str):
         return decoded["t"], {k: v for k, v in decoded.items() if k != "t"}

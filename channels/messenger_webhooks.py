@@ -24,7 +24,6 @@ lookups for a few minutes so a Graph outage cannot slow every webhook past Meta'
 
 from __future__ import annotations
 
-import json
 import logging
 import mimetypes
 import time
@@ -39,7 +38,9 @@ from aiohttp import web
 from channels import meta
 from channels.base import Attachment, Handle, InboundMessage, MessageKind, Report
 from channels.errors import ChannelError
+from channels.intake import store_each
 from channels.messenger_api import CHANNEL, DEFAULT_API_VERSION, DEFAULT_BASE_URL, GraphApi
+from routing.ingest import BadJson, load_json
 from storage.models import DeliveryState
 
 __all__ = ["GET_STARTED", "PATH", "QUICK_REPLY_PREFIX", "MessengerWebhooks"]
@@ -132,25 +133,24 @@ class MessengerWebhooks:
         if refused is not None:
             return refused
         try:
-            payload = json.loads(raw)
+            payload = load_json(raw)
             if not isinstance(payload, dict):
                 raise Malformed("the body is not a JSON object")
             events = parse(payload, get_started=self._get_started)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _error(400, "bad_json", "the body is not valid JSON")
+        except BadJson as exc:
+            return _error(400, exc.code, exc.message)
         except Malformed as exc:
             return _error(400, "missing_field", str(exc))
-        try:
-            for event in events:
-                if isinstance(event, Delivered):
-                    for mid in event.mids:
-                        await self._report(mid, DeliveryState.DELIVERED, None)
-                else:
-                    await self._handle(await self._named(event))
-        except Exception:  # the webhook boundary: Meta gets a 5xx and resends the batch
-            log.exception("messenger_store_failed")
-            return _error(503, "unavailable", "could not store the events")
+        if not await store_each(events, self._deliver, log, CHANNEL):
+            return _error(503, "unavailable", "could not store the events")  # Meta resends
         return web.Response(text="EVENT_RECEIVED", content_type="text/plain")
+
+    async def _deliver(self, event: InboundMessage | Delivered) -> None:
+        if isinstance(event, Delivered):
+            for mid in event.mids:
+                await self._report(mid, DeliveryState.DELIVERED, None)
+        else:
+            await self._handle(await self._named(event))
 
     def _refuse_signature(self, request: web.Request, raw: bytes) -> web.Response | None:
         return meta.refuse_signature(request, raw, self._app_secret, log)

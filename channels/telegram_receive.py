@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,8 +28,10 @@ from telegram import CallbackQuery, Message, Update, User
 
 from channels.base import Attachment, InboundMessage
 from channels.errors import ChannelError, PermanentChannelError
+from channels.intake import store_each
 from channels.telegram_api import FILE_DOWNLOAD_LIMIT, TelegramApi, button_title
 from channels.telegram_content import content
+from routing.ingest import BadJson, load_json
 
 __all__ = [
     "CHANNEL",
@@ -246,22 +247,19 @@ class TelegramWebhooks:
             log.warning("telegram_secret_refused", extra={"fields": {"given": bool(given)}})
             return _error(403, "bad_secret", f"{self.SECRET_HEADER} does not match")
         try:
-            update = parse_update(json.loads(await request.read()))
+            update = parse_update(load_json(await request.read()))
             received = await self._reader.read(update) if update is not None else None
-        except (ValueError, UnicodeDecodeError) as exc:  # MalformedUpdate, bad JSON
+        except BadJson as exc:  # Telegram stops redelivering on a 4xx
+            return _error(400, exc.code, exc.message)
+        except ValueError as exc:  # MalformedUpdate
             return _error(400, "bad_update", str(exc))
         except ChannelError as exc:
             log.warning("telegram_file_download_failed", extra={"fields": {"error": str(exc)}})
             return _error(503, "unavailable", "could not download the message's files")
         if received is None:
             return web.Response()
-        try:
-            await self._handle(received.message)
-        except Exception:  # the webhook boundary: Telegram gets a 5xx and redelivers
-            log.exception(
-                "telegram_store_failed", extra={"fields": {"id": received.message.external_id}}
-            )
-            return _error(503, "unavailable", "could not store the message")
+        if not await store_each([received.message], self._handle, log, "telegram"):
+            return _error(503, "unavailable", "could not store the message")  # redelivered
         if received.callback_query_id is None:
             return web.Response()
         # The Bot API runs a method given as the webhook's reply: stops the button's spinner.

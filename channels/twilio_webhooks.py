@@ -17,7 +17,9 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from channels.base import Attachment, Control, InboundMessage
+from channels.intake import store_each
 from channels.phone import InvalidPhoneNumber, normalize_phone
+from routing.ingest import storable
 from storage.models import DeliveryState
 
 log = logging.getLogger("switchboard.twilio")
@@ -57,7 +59,13 @@ class TwilioSignature:
 
     async def verified_form(self, request: web.Request) -> dict[str, str]:
         """The request's form fields, once its signature checks out (else 403)."""
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (UnicodeDecodeError, ValueError):  # bytes that are not UTF-8, a bad multipart
+            raise web.HTTPBadRequest(
+                text='{"error": {"code": "bad_form", "message": "the body is not a UTF-8 form"}}',
+                content_type="application/json",
+            ) from None
         params = {key: str(value) for key, value in form.items() if isinstance(value, str)}
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature or not self._validator.validate(self.url_for(request), params, signature):
@@ -70,7 +78,9 @@ class TwilioSignature:
                 'not match this request"}}',
                 content_type="application/json",
             )
-        return params
+        # Checked as sent; used as the ingest rule allows (no NUL, no lone surrogate), which
+        # covers SMS bodies, a caller's SpeechResult and everything else Twilio posts.
+        return {storable(key): storable(value) for key, value in params.items()}
 
 
 class SmsWebhooks:
@@ -98,12 +108,8 @@ class SmsWebhooks:
         missing = [name for name in ("MessageSid", "From") if not form.get(name)]
         if missing:
             return _bad_request("missing_field", f"missing form field(s): {', '.join(missing)}")
-        message = self.to_inbound(form)
-        try:
-            await self._handle(message)
-        except Exception:  # the webhook boundary: Twilio gets a 5xx, never a stack trace
-            log.exception("sms_store_failed")
-            return web.json_response(
+        if not await store_each([self.to_inbound(form)], self._handle, log, CHANNEL):
+            return web.json_response(  # Twilio tries its fallback URL, if one is set
                 {"error": {"code": "unavailable", "message": "could not store the message"}},
                 status=503,
             )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from channels.visitor_ids import VisitorIds
 from routing import views
 from routing.hub import CONSOLE, Hub, Subscription, customer_topic
 from routing.identify import ChatIdentity, IdentifyError
+from routing.ingest import BadJson, load_json, storable
 from routing.router import Router
 from storage.models import AuthorKind, ConversationStatus, DeliveryState, Touchpoint
 
@@ -42,7 +42,6 @@ log = logging.getLogger("switchboard.webchat")
 CHANNEL = "webchat"
 STATIC = Path(__file__).resolve().parent / "static"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: no DB takes them
 # Sent on a visitor's old topic when their id is rotated: their other sockets must reconnect.
 _ROTATED = "visitor_rotated"
 ROTATED_CLOSE = 4001  # the close code those sockets get; the widget reconnects with the new id
@@ -320,11 +319,7 @@ class WebChatEndpoint:
         text = frame.get("text")
         if not isinstance(text, str):
             raise FrameError("bad_text", "text must be a string", client_id)
-        if _UNSTORABLE.search(text):
-            raise FrameError(
-                "bad_text", "text contains a NUL or an unpaired surrogate character", client_id
-            )
-        text = text.strip()
+        text = storable(text).strip()  # the ingest rule, before judging what is left
         if not text:
             raise FrameError("empty_message", "the message is empty", client_id)
         if len(text) > self._max_chars:
@@ -426,9 +421,9 @@ def feedback_buttons(meta: Mapping[str, Any], locale: str | None) -> dict[str, s
 
 def _parse(data: str) -> dict[str, Any]:
     try:
-        frame = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise FrameError("bad_json", f"invalid JSON: {exc.msg} at position {exc.pos}") from None
+        frame = load_json(data, what="the frame")
+    except BadJson as exc:
+        raise FrameError(exc.code, exc.message) from None
     if not isinstance(frame, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = frame.get("type")
@@ -442,8 +437,8 @@ def _parse(data: str) -> dict[str, Any]:
 
 def _client_id_of(data: str) -> str | None:
     try:
-        value = json.loads(data).get("client_id")
-    except (ValueError, AttributeError):
+        value = load_json(data).get("client_id")
+    except (BadJson, AttributeError):
         return None
     return value if isinstance(value, str) and _CLIENT_ID.match(value) else None
 

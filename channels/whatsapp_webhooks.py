@@ -7,9 +7,12 @@ bytes, in constant time, before the body is parsed (Meta escapes non-ASCII and "
 so re-serialised JSON would never match). Missing → 401, wrong → 403, both logged.
 
 One POST can carry several messages and statuses. The whole body is read into events first (a
-malformed one → 400 and nothing handled), then each message goes to ``handle`` and each status to
-``report``, in order; Meta gets 200 only after all of them returned, and 503 when one raised, so
-it redelivers the batch (the router drops the messages it already stored, by wamid).
+body that is not JSON, nests too deep or is not a webhook → 400 and nothing handled; a single
+malformed message or status in it is skipped and logged), then each message goes to ``handle``
+and each status to ``report``, in order (``channels.intake.store_each``). Meta gets 200 once
+all were stored, or skipped for an error that would recur on every delivery (logged with its
+traceback); 503 when one failed for a reason that passes (the database is away), so Meta
+redelivers the batch and the router drops the messages it already stored, by wamid.
 
 Customers are addressed by phone number: ``address`` is the E.164 form of the sender's ``wa_id``,
 so a WhatsApp customer is the same customer as on SMS and voice. Media arrive as ids only:
@@ -20,7 +23,6 @@ fetches the file), and the id is kept in ``meta["media"]``.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,7 @@ from aiohttp import web
 
 from channels import meta
 from channels.base import Handle, InboundMessage, Report
+from channels.intake import store_each
 from channels.phone import InvalidPhoneNumber, normalize_phone
 from channels.whatsapp_api import (
     DEFAULT_API_VERSION,
@@ -38,6 +41,7 @@ from channels.whatsapp_api import (
     window_closed_text,
 )
 from channels.whatsapp_content import BadPayload, content
+from routing.ingest import BadJson, load_json
 from storage.models import DeliveryState
 
 __all__ = ["CHANNEL", "PATH", "SIGNATURE_HEADER", "StatusUpdate", "WhatsAppWebhooks", "wa_address"]
@@ -116,18 +120,12 @@ class WhatsAppWebhooks:
         if refused is not None:
             return refused
         try:
-            events = self.events(json.loads(body))
-        except ValueError as exc:  # json.JSONDecodeError and BadPayload
-            reason = str(exc) if isinstance(exc, BadPayload) else "the body is not JSON"
-            return _error(400, "bad_payload", reason)
-        try:
-            for event in events:
-                if isinstance(event, StatusUpdate):
-                    await self._report(event.wamid, event.state, event.error)
-                else:
-                    await self._handle(event)
-        except Exception:  # the webhook boundary: Meta gets a 5xx and redelivers
-            log.exception("whatsapp_store_failed")
+            events = self.events(load_json(body))
+        except BadJson as exc:
+            return _error(400, exc.code, exc.message)
+        except BadPayload as exc:
+            return _error(400, "bad_payload", str(exc))
+        if not await store_each(events, self._deliver, log, CHANNEL):
             return _error(503, "unavailable", "could not store the events; retry later")
         messages = sum(1 for e in events if isinstance(e, InboundMessage))
         log.info(
@@ -135,6 +133,12 @@ class WhatsAppWebhooks:
             extra={"fields": {"messages": messages, "statuses": len(events) - messages}},
         )
         return web.Response(text="EVENT_RECEIVED", content_type="text/plain")
+
+    async def _deliver(self, event: InboundMessage | StatusUpdate) -> None:
+        if isinstance(event, StatusUpdate):
+            await self._report(event.wamid, event.state, event.error)
+        else:
+            await self._handle(event)
 
     def _refuse_signature(self, request: web.Request, body: bytes) -> web.Response | None:
         return meta.refuse_signature(request, body, self._secret, log)
@@ -179,11 +183,19 @@ class WhatsAppWebhooks:
         if not isinstance(metadata, dict):
             metadata = {}
         for message in _list(value, "messages"):
-            inbound = self._message(message, names, metadata)
+            try:
+                inbound = self._message(message, names, metadata)
+            except BadPayload as exc:  # one bad message never holds back the others
+                log.warning("whatsapp_message_skipped", extra={"fields": {"reason": str(exc)}})
+                continue
             if inbound is not None:
                 events.append(inbound)
         for status in _list(value, "statuses"):
-            update = _status(status)
+            try:
+                update = _status(status)
+            except BadPayload as exc:
+                log.warning("whatsapp_status_skipped", extra={"fields": {"reason": str(exc)}})
+                continue
             if update is not None:
                 events.append(update)
         for error in _list(value, "errors"):  # errors about the whole webhook, not a message

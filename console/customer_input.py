@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from console.http import storable_text
+from routing.ingest import is_storable
 
 ATTRIBUTES_MAX = 50
 ATTRIBUTE_KEY_MAX = 64
@@ -63,7 +63,7 @@ def tags(value: Any) -> list[str]:
         if not isinstance(tag, str) or not tag.strip():
             raise InvalidField(f"tags[{n}]", "must be non-empty text")
         clean = " ".join(tag.split()).lower()
-        if len(clean) > TAG_MAX or "|" in clean or not storable_text(clean):
+        if len(clean) > TAG_MAX or "|" in clean or not is_storable(clean):
             raise InvalidField(f"tags[{n}]", f"at most {TAG_MAX} characters, no '|'")
         if clean not in result:
             result.append(clean)
@@ -86,7 +86,7 @@ def attribute_value(key: str, value: Any) -> str | int | float | bool | None:
     if isinstance(value, str):
         if len(value) > ATTRIBUTE_TEXT_MAX:
             raise InvalidField(field, f"text is limited to {ATTRIBUTE_TEXT_MAX} characters")
-        if not storable_text(value):
+        if not is_storable(value):
             raise InvalidField(field, "contains a NUL or an unpaired surrogate character")
         return value
     raise InvalidField(field, "must be text, a number, true/false or null (no lists or objects)")
@@ -97,7 +97,7 @@ def attribute_key(key: Any) -> str:
         raise InvalidField("attributes", "keys must be non-empty text")
     if len(key) > ATTRIBUTE_KEY_MAX:
         raise InvalidField(f"attributes.{key[:20]}…", f"keys are limited to {ATTRIBUTE_KEY_MAX}")
-    if key != key.strip() or any(ord(c) < 32 for c in key) or not storable_text(key):
+    if key != key.strip() or any(ord(c) < 32 for c in key) or not is_storable(key):
         raise InvalidField(f"attributes.{key}", "keys have no surrounding spaces or controls")
     return key
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from routing.errors import RoutingError
+from routing.ingest import BadJson, is_storable, load_json
 from storage.db import RecordNotFound
 
 log = logging.getLogger("switchboard.http")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -46,17 +44,9 @@ async def read_json(
         raise UnsupportedMediaType("unsupported_media_type", "send the body as application/json")
     raw = await request.read()
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(
-            "invalid_utf8", f"the body is not valid UTF-8 (byte {exc.start})"
-        ) from None
-    try:
-        body = json.loads(text) if text.strip() else None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            "bad_json", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
+        body = load_json(raw) if raw.strip() else None
+    except BadJson as exc:
+        raise BadRequest(exc.code, exc.message) from None
     if not isinstance(body, dict):
         raise BadRequest("bad_json", "the body must be a JSON object")
     unknown = sorted(set(body) - set(fields))
@@ -71,23 +61,18 @@ async def read_json(
             isinstance(value, bool) and bool not in _as_tuple(expected)
         ):
             raise BadRequest("bad_field", f"field {name} has the wrong type")
-        if isinstance(value, str) and not storable_text(value):
+        if isinstance(value, str) and not is_storable(value):
             raise BadRequest(
                 "bad_field", f"field {name} contains a NUL or an unpaired surrogate character"
             )
     return body
 
 
-def storable_text(text: str) -> bool:
-    """False for text no database column takes: NUL characters and unpaired surrogates."""
-    return "\x00" not in text and not _SURROGATE.search(text)
-
-
 def _check_parameters(request: web.Request) -> None:
     """No database column takes a NUL (PostgreSQL refuses it): a path or query parameter with
     one, or with an unpaired surrogate, is refused before any handler looks it up."""
     for name, value in (*request.match_info.items(), *request.query.items()):
-        if not (storable_text(name) and storable_text(value)):
+        if not (is_storable(name) and is_storable(value)):
             raise BadRequest(
                 "bad_parameter",
                 f"parameter {name!r} contains a NUL or an unpaired surrogate character",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 from aiohttp import WSMsgType, web
 
 from console import auth
 from routing.errors import RoutingError
 from routing.hub import CONSOLE, Hub
+from routing.ingest import BadJson, load_json
 from routing.router import Router
 from storage.repos import agents as agent_repo
 
@@ -44,11 +44,9 @@ class ConsoleSocket:
                 if msg.type is not WSMsgType.TEXT:
                     continue
                 try:
-                    frame = json.loads(msg.data)
-                except json.JSONDecodeError:
-                    await ws.send_json(
-                        {"type": "error", "code": "bad_json", "message": "invalid JSON"}
-                    )
+                    frame = load_json(msg.data, what="the frame")
+                except BadJson as exc:
+                    await ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
                     continue
                 if isinstance(frame, dict) and frame.get("type") == "ping":
                     async with self._router.db.transaction() as session:
@@ -77,8 +75,8 @@ class ConsoleSocket:
         if msg.type is not WSMsgType.TEXT:
             return None
         try:
-            frame = json.loads(msg.data)
-        except json.JSONDecodeError:
+            frame = load_json(msg.data, what="the frame")
+        except BadJson:
             frame = None
         if (
             not isinstance(frame, dict)

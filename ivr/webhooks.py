@@ -358,6 +358,16 @@ class VoiceWebhooks:
                 + '"}}',
                 content_type="application/json",
             )
+        # Twilio's ids and numbers are short; longer ones cannot be a real call (and no
+        # column would hold them).
+        too_long = [name for name in _SHORT_FIELDS if len(form.get(name, "")) > _SHORT_MAX]
+        if too_long:
+            raise web.HTTPBadRequest(
+                text='{"error": {"code": "bad_field", "message": "too long: '
+                + ", ".join(too_long)
+                + '"}}',
+                content_type="application/json",
+            )
         return form
 
     def _unknown_call(self, call_sid: str) -> web.Response:
@@ -369,6 +379,10 @@ class VoiceWebhooks:
             return normalize_phone(raw, self.region)
         except InvalidPhoneNumber:
             return raw.strip() or "anonymous"
+
+
+_SHORT_FIELDS = ("CallSid", "From", "To")
+_SHORT_MAX = 64  # calls.call_sid, from_number and to_number
 
 
 def _twiml(text: str) -> web.Response:

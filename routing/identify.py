@@ -35,6 +35,7 @@ from routing import views
 from routing.clock import Clock
 from routing.errors import RoutingError
 from routing.hub import CONSOLE, Hub
+from routing.ingest import storable
 from storage.db import Database
 from storage.models import (
     AuthorKind,
@@ -163,7 +164,8 @@ class ChatIdentity:
                 "bad_signature", "the signature does not match the email (HMAC-SHA256)"
             )
         email = normalise_email(raw_email)
-        display = name.strip()[:200] if isinstance(name, str) and name.strip() else None
+        given = storable(name).strip() if isinstance(name, str) else ""
+        display = given[:200] or None
         events = _Events()
         async with self._db.transaction() as session:
             customer, identity = await customer_repo.resolve_identity(

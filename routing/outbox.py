@@ -1,5 +1,10 @@
 """The outbox worker: delivers replies through the channel adapters, with retries and backoff.
 
+Only errors that a later try may cure are retried: the adapter's ``TransientChannelError``
+and transport errors (connection refused or reset, timeouts, HTTP 408/429/5xx; see
+``channels.errors.retry_can_help``). A ``PermanentChannelError`` and any programming or data
+error fail the item at once, with the reason on the touchpoint for the agent to see.
+
 Items are leased, not deleted: a worker that dies mid-send leaves a lease that runs out, and
 the item is delivered by the next worker (at-least-once; adapters pass the touchpoint id as an
 idempotency key where the provider supports one).
@@ -25,7 +30,7 @@ from channels.base import (
     Suggestion,
     TransientChannelError,
 )
-from channels.errors import RecipientOptedOut
+from channels.errors import RecipientOptedOut, retry_can_help
 from routing.clock import Clock
 from routing.hub import CONSOLE, Hub
 from routing.metrics import Metrics
@@ -163,9 +168,18 @@ class OutboxWorker:
             return _Outcome(item, error=str(exc), permanent=True, opted_out=opted_out)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # an adapter bug must not lose the message: retry it
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if retry_can_help(exc):  # a transport error the adapter did not name: retry
+                log.warning(
+                    "outbox_transport_error",
+                    extra={"fields": {"channel": item.channel, "error": reason}},
+                )
+                return _Outcome(item, error=reason)
+            # A programming or data error fails the same way every time: retrying would only
+            # delay the agent learning that this reply never left. Fail it now, saying why.
             log.exception("outbox_adapter_crashed", extra={"fields": {"channel": item.channel}})
-            return _Outcome(item, error=f"{type(exc).__name__}: {exc}")
+            return _Outcome(item, error=f"not sent: {reason}", permanent=True)
 
     async def _record(self, outcomes: list[_Outcome]) -> None:
         now = self._clock.now()

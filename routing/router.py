@@ -27,6 +27,7 @@ from routing.clock import Clock
 from routing.desk import Desk
 from routing.errors import Conflict, Forbidden
 from routing.hub import CONSOLE, Hub, customer_topic
+from routing.ingest import storable, storable_message, storable_optional
 from routing.metrics import Metrics
 from routing.policy import DeskPolicy
 from storage.db import Database, is_unique_violation
@@ -127,6 +128,9 @@ class Router:
 
     async def handle_inbound(self, msg: InboundMessage) -> InboundResult:
         started = time.perf_counter()
+        # The one ingest boundary: whatever the channel, text no database takes (NUL, half an
+        # emoji) is dropped here, so a provider is never refused a message it would redeliver.
+        msg = storable_message(msg)
         # A bot that calls out (Rasa over HTTP) is asked before the write transaction, never
         # inside it, and only when the conversation is not already with the humans. One that
         # does no I/O is asked inside it, which saves a transaction per message.
@@ -961,8 +965,8 @@ class Router:
             )
             if changed and error:
                 tp = await tp_repo.get(session, touchpoint_id)
-                if tp is not None:
-                    tp.meta = {**(tp.meta or {}), "delivery_error": error}
+                if tp is not None:  # the provider's words: cleaned like any inbound text
+                    tp.meta = {**(tp.meta or {}), "delivery_error": storable_optional(error)}
         for tp_id in changed:
             await self.hub.publish(
                 CONSOLE, {"type": "delivery", "touchpoint_id": tp_id, "state": state.value}
@@ -974,7 +978,7 @@ class Router:
     ) -> bool:
         """A delivery report naming the provider's id of one of our messages."""
         async with self.db.transaction() as session:
-            tp = await tp_repo.find_by_provider_id(session, channel, provider_message_id)
+            tp = await tp_repo.find_by_provider_id(session, channel, storable(provider_message_id))
         if tp is None or tp.direction is not Direction.OUTBOUND:
             return False
         return await self.provider_status(tp.id, state, error)

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -163,6 +164,43 @@ async def _sqlite_connect(database: str) -> _SqliteConnection:
     connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does
     await connection
     return connection
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or used just now (connection
+    lost or refused, pool exhausted, locked, shutting down), so the same work may succeed
+    later; a data or programming error (a value a column refuses, a bad statement) never will."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+            # connection, rollback (deadlock, serialization), resources, shutdown
+            or (sqlstate(exc) or "")[:2] in ("08", "40", "53", "57")
+        )
+    return isinstance(exc, (sa_exc.TimeoutError, sa_exc.DisconnectionError, OSError, TimeoutError))
+
+
+def refuses_data(exc: BaseException) -> bool:
+    """Whether the database refused the values or the statement itself (SQLSTATE classes 22
+    data exception, 23 integrity violation, 42 syntax or access; SQLite's DataError,
+    IntegrityError, ProgrammingError): the same statement fails the same way every time."""
+    if not isinstance(exc, sa_exc.DBAPIError) or is_unavailable(exc):
+        return False
+    if isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError, sa_exc.ProgrammingError)):
+        return True
+    return (sqlstate(exc) or "")[:2] in ("22", "23", "42")
+
+
+def sqlstate(exc: sa_exc.DBAPIError) -> str | None:
+    """The SQLSTATE of a PostgreSQL error (asyncpg's errors reach SQLAlchemy as a generic
+    DBAPIError, so the class alone does not tell a bad value from a deadlock)."""
+    found: BaseException | None = exc.orig
+    while found is not None:
+        code = getattr(found, "sqlstate", None) or getattr(found, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        found = found.__cause__
+    return None
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

@@ -45,6 +45,7 @@ class Driver(Protocol):
     def wordless(self, user: str) -> tuple[bytes, dict[str, str]]: ...
     def opener(self, user: str) -> tuple[bytes, dict[str, str]]: ...
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]: ...
+    def sign(self, body: bytes, headers: dict[str, str]) -> dict[str, str]: ...
     def sent(self) -> list[Sent]: ...
     def rate_limit(self, n: int) -> None: ...
     def verification(self) -> dict[str, str] | None: ...
@@ -97,6 +98,9 @@ class MessengerDriver:
 
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, "X-Hub-Signature-256": fb.sign("not-the-app-secret", body)}
+
+    def sign(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "X-Hub-Signature-256": fb.sign(self.fake.app_secret, body)}
 
     def sent(self) -> list[Sent]:
         return [
@@ -162,6 +166,9 @@ class WhatsAppDriver:
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, "X-Hub-Signature-256": wa.sign("not-the-app-secret", body)}
 
+    def sign(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "X-Hub-Signature-256": wa.sign(self.app_secret, body)}
+
     def sent(self) -> list[Sent]:
         return [
             Sent(s.to, s.body, tuple(title for _id, title in s.choices)) for s in self.fake.sent
@@ -221,6 +228,9 @@ class LineDriver:
 
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, "X-Line-Signature": ln.sign("not-the-channel-secret", body)}
+
+    def sign(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "X-Line-Signature": ln.sign(self.fake.channel_secret, body)}
 
     def sent(self) -> list[Sent]:
         return [
@@ -292,6 +302,9 @@ class TelegramDriver:
 
     def forge(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, tgu.SECRET_HEADER: "not-the-secret"}
+
+    def sign(self, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, tgu.SECRET_HEADER: self.secret}  # a secret header, not a signature
 
     def sent(self) -> list[Sent]:
         return [

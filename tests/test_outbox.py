@@ -7,11 +7,20 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from multidict import CIMultiDict, CIMultiDictProxy
+from sqlalchemy import exc as sa_exc
+from yarl import URL
 
 from channels.base import InboundMessage
-from channels.errors import PermanentChannelError, TransientChannelError
+from channels.errors import (
+    PermanentChannelError,
+    TransientChannelError,
+    fails_every_time,
+    retry_can_help,
+)
 from routing.clock import FrozenClock
 from routing.outbox import OutboxPolicy, OutboxWorker
 from storage.models import OutboxStatus
@@ -21,6 +30,12 @@ from switchboard.settings import Settings
 from tests.conftest import seed
 from tests.fakes.channel import FakeChannel
 from tests.helpers import AgentApi
+
+
+def _request_info() -> aiohttp.RequestInfo:
+    url = URL("https://api.provider.test/send")
+    return aiohttp.RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
+
 
 QUESTION = "How do I reset my password?"
 
@@ -162,16 +177,83 @@ async def test_giving_up_after_max_attempts(
     assert state == "failed" and meta["delivery_error"] == "down"
 
 
-async def test_an_adapter_crash_is_retried_not_lost(paused, clock: FrozenClock) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(TypeError("send() got an unexpected keyword argument 'x'"), id="TypeError"),
+        pytest.param(KeyError("chat_id"), id="KeyError"),
+        pytest.param(ValueError("invalid literal for int()"), id="ValueError"),
+        pytest.param(AttributeError("'NoneType' object has no attribute 'id'"), id="Attribute"),
+        pytest.param(RuntimeError("bug in adapter"), id="RuntimeError"),
+        pytest.param(
+            aiohttp.ClientResponseError(_request_info(), (), status=400, message="Bad Request"),
+            id="http-400",
+        ),
+        pytest.param(
+            aiohttp.ClientResponseError(_request_info(), (), status=404, message="Not Found"),
+            id="http-404",
+        ),
+    ],
+)
+async def test_a_programming_or_data_error_fails_at_once_with_the_reason_shown(
+    paused, clock: FrozenClock, error: Exception
+) -> None:
     client, fake = paused
-    fake.fail_next(RuntimeError("bug in adapter"))  # type: ignore[arg-type]
-    await _ask(client)
+    fake.fail_next(error)
+    result = await _ask(client)
+    worker = client.app[OUTBOX]
+
+    await worker.run_once()
+    clock.advance(3600)
+    await worker.run_once()
+
+    assert fake.attempts == 1 and fake.sent == []  # no retry: it would fail the same way
+    state, meta = await _state(client, result.replies[0].id)
+    assert state == "failed"
+    assert meta["delivery_error"].startswith(f"not sent: {type(error).__name__}")
+    async with client.app[DB].transaction() as session:
+        backlog = await outbox_repo.backlog(session)
+    assert backlog.get(OutboxStatus.FAILED.value) == 1 and not backlog.get(
+        OutboxStatus.PENDING.value
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(ConnectionResetError("Connection reset by peer"), id="reset"),
+        pytest.param(ConnectionRefusedError("Connection refused"), id="refused"),
+        pytest.param(TimeoutError(), id="timeout"),
+        pytest.param(aiohttp.ServerDisconnectedError(), id="disconnected"),
+        pytest.param(
+            aiohttp.ClientResponseError(_request_info(), (), status=503, message="Unavailable"),
+            id="http-503",
+        ),
+        pytest.param(
+            aiohttp.ClientResponseError(_request_info(), (), status=429, message="Slow down"),
+            id="http-429",
+        ),
+        pytest.param(
+            aiohttp.ClientResponseError(_request_info(), (), status=408, message="Timeout"),
+            id="http-408",
+        ),
+    ],
+)
+async def test_a_transport_error_the_adapter_let_through_is_retried_not_lost(
+    paused, clock: FrozenClock, error: Exception
+) -> None:
+    client, fake = paused
+    fake.fail_next(error)
+    result = await _ask(client)
 
     await client.app[OUTBOX].run_once()
+    assert fake.sent == []
     clock.advance(600)
     await client.app[OUTBOX].run_once()
 
-    assert len(fake.sent) == 1
+    assert fake.attempts == 2 and len(fake.sent) == 1
+    state, _ = await _state(client, result.replies[0].id)
+    assert state == "sent"
 
 
 async def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease(
@@ -237,3 +319,41 @@ async def test_a_provider_retry_of_an_inbound_message_is_not_duplicated(paused) 
 
     assert again.duplicate and again.touchpoint.id == first.touchpoint.id
     assert len(fake.sent) == 1
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def _db_error(sqlstate: str) -> Exception:
+    """What SQLAlchemy raises for an asyncpg error: a generic DBAPIError over the driver's."""
+    return sa_exc.DBAPIError("INSERT …", {}, _PgError(sqlstate))
+
+
+@pytest.mark.parametrize(
+    ("error", "retry", "never"),
+    [
+        pytest.param(TransientChannelError("503"), True, False, id="transient"),
+        pytest.param(PermanentChannelError("unknown recipient"), False, True, id="permanent"),
+        pytest.param(ConnectionResetError(), True, False, id="reset"),
+        pytest.param(TimeoutError(), True, False, id="timeout"),
+        pytest.param(aiohttp.ClientPayloadError("cut"), True, False, id="payload-cut"),
+        pytest.param(_db_error("40P01"), True, False, id="pg-deadlock"),
+        pytest.param(_db_error("08006"), True, False, id="pg-connection-failure"),
+        pytest.param(_db_error("22021"), False, True, id="pg-bad-byte-sequence"),
+        pytest.param(_db_error("22001"), False, True, id="pg-value-too-long"),
+        pytest.param(_db_error("23503"), False, True, id="pg-foreign-key"),
+        pytest.param(sa_exc.OperationalError("BEGIN", {}, Exception("locked")), True, False),
+        pytest.param(TypeError("x"), False, True, id="TypeError"),
+        pytest.param(KeyError("x"), False, True, id="KeyError"),
+        pytest.param(UnicodeEncodeError("utf-8", "\ud83d", 0, 1, "surrogates"), False, True),
+        pytest.param(RuntimeError("unknown"), False, False, id="unknown"),
+    ],
+)
+def test_errors_are_classified_by_whether_a_retry_can_help(
+    error: Exception, retry: bool, never: bool
+) -> None:
+    assert retry_can_help(error) is retry
+    assert fails_every_time(error) is never

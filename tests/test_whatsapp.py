@@ -56,10 +56,12 @@ class Collector:
         self.handled: list[InboundMessage] = []
         self.reported: list[tuple[str, DeliveryState, str | None]] = []
         self.fail_on: int | None = None  # the index of the message that cannot be stored
+        self.failure: Exception = RuntimeError("database unavailable")
 
     async def handle(self, message: InboundMessage) -> None:
         if self.fail_on is not None and len(self.handled) == self.fail_on:
-            raise RuntimeError("database unavailable")
+            self.fail_on = None if isinstance(self.failure, ValueError) else self.fail_on
+            raise self.failure
         self.handled.append(message)
 
     async def report(self, wamid: str, state: DeliveryState, error: str | None) -> bool:
@@ -409,33 +411,40 @@ async def test_forged_or_missing_signature_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"),
+    ("body", "error", "reason"),
     [
-        (b"{not json", "not JSON"),
-        (b'{"object": "whatsapp_business_account"}', "'entry'"),
-        (
-            b'{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages",'
-            b'"value":{"messages":[{"id":"wamid.X","type":"text","text":{"body":"hi"}}]}}]}]}',
-            "'from'",
-        ),
+        (b"{not json", "bad_json", "not valid JSON"),
+        (b'{"entry": [' * 20_000, "too_deep", "levels deep"),
+        (b'{"object": "whatsapp_business_account"}', "bad_payload", "'entry'"),
     ],
 )
 async def test_malformed_body_is_a_400(
-    client: TestClient, collector: Collector, body: bytes, reason: str
+    client: TestClient, collector: Collector, body: bytes, error: str, reason: str
 ) -> None:
     code, answer = await post(client, signed(APP_SECRET, body))
     assert code == 400
-    assert answer["error"]["code"] == "bad_payload" and reason in answer["error"]["message"]
+    assert answer["error"]["code"] == error and reason in answer["error"]["message"]
     assert collector.handled == []
 
 
-async def test_one_bad_message_refuses_the_batch_before_handling_any(
-    client: TestClient, collector: Collector
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(message(WA_ID, "image", {"mime_type": "image/png"}), id="no-media-id"),
+        pytest.param({"id": "wamid.X", "type": "text", "text": {"body": "hi"}}, id="no-from"),
+        pytest.param("not a message", id="not-an-object"),
+    ],
+)
+async def test_a_malformed_message_is_skipped_and_the_rest_of_the_batch_stored(
+    client: TestClient, collector: Collector, broken: Any
 ) -> None:
     good = message(WA_ID, "text", {"body": "fine"})
-    broken = message(WA_ID, "image", {"mime_type": "image/png"})  # no media id
-    assert (await post(client, webhook(APP_SECRET, messages=[good, broken])))[0] == 400
-    assert collector.handled == []
+    later = message(WA_ID, "text", {"body": "also fine"})
+
+    code, _ = await post(client, webhook(APP_SECRET, messages=[good, broken, later]))
+
+    assert code == 200
+    assert [m.text for m in collector.handled] == ["fine", "also fine"]
 
 
 async def test_store_failure_is_a_503_so_meta_redelivers(
@@ -453,6 +462,26 @@ async def test_store_failure_is_a_503_so_meta_redelivers(
     assert (await post(client, request))[0] == 200
     assert [m.text for m in collector.handled] == ["one", "one", "two"]
     assert collector.handled[0].external_id == collector.handled[1].external_id
+
+
+async def test_a_message_that_can_never_be_stored_is_dropped_and_the_batch_answered_200(
+    client: TestClient, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = webhook(
+        APP_SECRET,
+        messages=[
+            message(WA_ID, "text", {"body": "one"}),
+            message(WA_ID, "text", {"body": "bad"}),
+            message(WA_ID, "text", {"body": "three"}),
+        ],
+    )
+    collector.fail_on, collector.failure = 1, ValueError("a value no column takes")
+
+    code, _ = await post(client, request)
+
+    assert code == 200  # Meta would redeliver a 5xx forever: it would fail the same way
+    assert [m.text for m in collector.handled] == ["one", "three"]
+    assert "whatsapp_message_dropped" in [r.getMessage() for r in caplog.records]
 
 
 async def test_other_products_on_the_app_are_acknowledged_and_ignored(

@@ -25,6 +25,8 @@ import codecs
 import re
 from urllib.parse import unquote_to_bytes
 
+from routing.ingest import storable as clean  # the one ingest rule: no NUL, no lone surrogate
+
 __all__ = ["clean", "decode_bytes", "decode_header_text", "decode_param"]
 
 # Declared label (as normalised by codecs.lookup, or raw when Python does not know it)
@@ -54,16 +56,10 @@ _LATIN = frozenset({"ascii", "iso8859-1", "cp1252", "iso8859-15"})
 # The last resort for bytes no candidate decodes strictly: it never fails.
 _LAST_RESORT = "latin-1"
 
-_UNSAFE = re.compile("[\x00\ud800-\udfff]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # One "; name[*n][*]=value" parameter of a MIME header; the value is a quoted string or a token.
 _PARAM = re.compile(r';\s*([^\s=;*]+)(\*\d+)?(\*)?\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)')
-
-
-def clean(text: str) -> str:
-    """Drop NUL characters and lone surrogates, which the database refuses to store."""
-    return _UNSAFE.sub("", text)
 
 
 def _label(charset: str | None) -> tuple[str | None, bool]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import deque
 
 from channels.base import DeliveryReceipt, OutboundMessage
-from channels.errors import ChannelError
 from storage.models import DeliveryState
 
 
@@ -14,9 +13,9 @@ class FakeChannel:
         self.name = name
         self.sent: list[OutboundMessage] = []
         self.attempts = 0
-        self._failures: deque[ChannelError] = deque()
+        self._failures: deque[Exception] = deque()
 
-    def fail_next(self, *errors: ChannelError) -> None:
+    def fail_next(self, *errors: Exception) -> None:
         self._failures.extend(errors)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
