@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import functools
 import io
+import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -597,11 +598,17 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-async def openapi(_request: web.Request) -> web.Response:
+@functools.cache
+def _openapi_json() -> str:
+    """The OpenAPI document as JSON, parsed once per process (the file ships with the code)."""
     import yaml
 
-    spec = yaml.safe_load((CONSOLE_STATIC.parent / "openapi.yaml").read_text(encoding="utf-8"))
-    return web.json_response(spec)
+    text = (CONSOLE_STATIC.parent / "openapi.yaml").read_text(encoding="utf-8")
+    return json.dumps(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    return web.Response(text=_openapi_json(), content_type="application/json")
 
 
 def _console_file(name: str, content_type: str):  # type: ignore[no-untyped-def]

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
-from console.auth import create_agent
+from console.auth import create_agent, set_hasher
 from knowledge_base.importer import read_articles
 from knowledge_base.service import KnowledgeBase
 from routing.clock import SystemClock
@@ -28,6 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_KB = ROOT / "config" / "demo_kb.yaml"
 PASSWORD = "correct horse battery"
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Every test signs agents in: argon2 at its cheapest parameters (hashing and verifying the
+# same way, ~0.1 ms instead of ~100 ms each). The CLI's own processes keep the real ones.
+set_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def _in_ci() -> bool:
