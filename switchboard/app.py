@@ -603,8 +603,10 @@ def _openapi_json() -> str:
     """The OpenAPI document as JSON, parsed once per process (the file ships with the code)."""
     import yaml
 
+    from knowledge_base.importer import YAML_LOADER
+
     text = (CONSOLE_STATIC.parent / "openapi.yaml").read_text(encoding="utf-8")
-    return json.dumps(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    return json.dumps(yaml.load(text, Loader=YAML_LOADER))
 
 
 async def openapi(_request: web.Request) -> web.Response:
