@@ -19,12 +19,13 @@ from routing.ingest import (
 )
 from switchboard.app import create_app
 from switchboard.settings import Settings
+from tests import test_messengers
 from tests.conftest import PASSWORD, seed
 from tests.fakes import whatsapp as wa
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.twilio_webhooks import inbound_sms, signed
 from tests.helpers import AgentApi, ChatClient
-from tests.messenger_drivers import MESSENGERS, Desk, Driver, WhatsAppDriver, running
+from tests.messenger_drivers import Desk, Driver, WhatsAppDriver
 from tests.test_voice_flow import OPEN, Call, Phone, phone_fixture
 
 # JSON escapes as a provider's body carries them; the placeholder is swapped in after the body
@@ -33,28 +34,14 @@ POISON = {"surrogate": b"\\ud83d", "nul": b"\\u0000"}
 MARK = "QQPOISONQQ"
 
 phone = pytest.fixture(phone_fixture(OPEN), name="phone")
+# The messengers' signed webhooks, each with a desk agent signed in.
+driver, desk = test_messengers.driver, test_messengers.desk
 
 
 @pytest.fixture
 async def twilio() -> AsyncIterator[FakeTwilio]:
     async with FakeTwilio() as fake:
         yield fake
-
-
-@pytest.fixture(params=MESSENGERS)
-async def driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
-    async with running(request.param) as found:
-        yield found
-
-
-@pytest.fixture
-async def desk(aiohttp_client: Any, make_settings: Callable[..., Settings], driver: Driver) -> Desk:
-    settings = make_settings(**driver.settings())
-    await seed(settings.effective_database_url)
-    client = await aiohttp_client(create_app(settings))
-    desk = Desk(client, driver)
-    desk.agent = await AgentApi.login(client, "agent1@example.com", PASSWORD)
-    return desk
 
 
 def poisoned(driver: Driver, user: str, text: str, escape: bytes) -> tuple[bytes, dict[str, str]]:
